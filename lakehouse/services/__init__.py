@@ -1,0 +1,1 @@
+"""Run the real stack natively (no Docker): MinIO, Apache Kafka (KRaft), Nessie."""

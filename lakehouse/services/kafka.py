@@ -1,0 +1,118 @@
+"""Apache Kafka 4 in single-node KRaft mode, from Maven Central jars (stands in for Redpanda)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import subprocess
+import uuid
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from lakehouse.errors import ServiceError
+from lakehouse.services import artifacts
+from lakehouse.services.base import LaunchSpec, NativeService
+from lakehouse.services.process import port_open
+
+log = logging.getLogger(__name__)
+
+LOG4J2_CONFIG = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = WARN
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+"""
+
+
+class KafkaService(NativeService):
+    name = "kafka"
+    start_timeout = 90.0
+
+    def _properties(self) -> str:
+        s = self.settings
+        return "\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.bootstrap.servers={s.host}:{s.kafka_controller_port}",
+            f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={self.data_dir}",
+            f"num.partitions={s.topic_partitions}",
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            # A single listener instance should get its partitions at once, not after 3 s.
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=true",
+            "",
+        ])
+
+    def prepare(self) -> LaunchSpec:
+        run = self.process.run_dir
+        run.mkdir(parents=True, exist_ok=True)
+        jars = artifacts.maven_jars(self.settings.cache_dir, artifacts.KAFKA_BUNDLE)
+        java = artifacts.find_java(17, self.settings.java_home)
+        props = run / "server.properties"
+        props.write_text(self._properties(), encoding="utf-8")
+        log4j = run / "log4j2.properties"
+        log4j.write_text(LOG4J2_CONFIG, encoding="utf-8")
+        classpath = ":".join(str(j) for j in jars)
+        jvm = [str(java), "-Xms256m", "-Xmx768m", f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={run}", "-cp", classpath]
+        if not (self.data_dir / "meta.properties").is_file():
+            self._format_storage(jvm, props)
+        return LaunchSpec(argv=[*jvm, "kafka.Kafka", str(props)], env=self.base_env(), cwd=run)
+
+    def _format_storage(self, jvm: list[str], props) -> None:  # noqa: ANN001
+        # A KRaft cluster id is a base64url UUID without padding.
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cmd = [*jvm, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(props)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise ServiceError(f"formatting Kafka storage failed:\n{proc.stdout}{proc.stderr}")
+        log.info("formatted Kafka storage in %s (cluster %s)", self.data_dir, cluster_id)
+
+    def _admin(self) -> KafkaAdminClient:
+        return KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=5000)
+
+    def healthy(self) -> bool:
+        if not port_open(self.settings.host, self.settings.kafka_port):
+            return False
+        admin = self._admin()
+        try:
+            admin.list_topics()
+            return True
+        finally:
+            admin.close()
+
+    def configure(self) -> None:
+        """Create the events and dead-letter topics if they are missing."""
+        s = self.settings
+        admin = self._admin()
+        try:
+            existing = set(admin.list_topics())
+            wanted = [t for t in (s.events_topic, s.dlq_topic) if t not in existing]
+            for topic in wanted:
+                try:
+                    admin.create_topics([NewTopic(topic, num_partitions=s.topic_partitions, replication_factor=1)])
+                    log.info("created topic %s", topic)
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            admin.close()
+
+    def endpoint(self) -> str:
+        return f"bootstrap {self.settings.kafka_bootstrap}"

@@ -1,0 +1,141 @@
+"""Start, find and stop background processes that we own.
+
+A started service gets its own session (process group), a log file and a pid
+file. ``stop`` only signals a pid whose command line still carries the marker
+we started it with, so a recycled pid or someone else's MinIO is never killed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    """Where one service keeps its pid file and log, and how to recognise it."""
+
+    name: str
+    run_dir: Path  # <state>/services/<name>
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "pid.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / f"{self.name}.log"
+
+    def read_pid(self) -> int | None:
+        """The pid of our running process, or None (stale pid files are removed)."""
+        try:
+            info = json.loads(self.pid_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        pid, marker = int(info["pid"]), str(info["marker"])
+        if _cmdline(pid) is not None and marker in (_cmdline(pid) or ""):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def start(self, argv: Sequence[str], *, env: dict[str, str], cwd: Path, marker: str) -> int:
+        """Start ``argv`` detached, logging to :attr:`log_file`; return its pid."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as out:
+            out.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {self.name}\n".encode())
+            out.flush()
+            proc = subprocess.Popen(  # noqa: S603 - argv is built by us, never from user text
+                list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        self.pid_file.write_text(json.dumps({"pid": proc.pid, "marker": marker}), encoding="utf-8")
+        return proc.pid
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM our process group, SIGKILL after ``timeout``; True if something was stopped."""
+        pid = self.read_pid()
+        if pid is None:
+            return False
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        if _alive(pid):
+            log.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
+            _signal_group(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log yet)"
+
+
+def _cmdline(pid: int) -> str | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return raw.replace(b"\0", b" ").decode(errors="replace")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)  # reap if it is our child
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)  # the service was started as its own session leader
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str, proc: ManagedProcess) -> None:
+    """Poll ``check`` until true; fail with the service's log tail if it never is."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - any failure of a probe means "not ready yet"
+            pass
+        if proc.read_pid() is None:
+            raise ServiceError(f"{proc.name} exited while starting; last log lines ({proc.log_file}):\n{proc.log_tail()}")
+        time.sleep(0.5)
+    raise ServiceError(f"{what} not healthy after {timeout:.0f}s; last log lines ({proc.log_file}):\n{proc.log_tail()}")
