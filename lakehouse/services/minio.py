@@ -81,8 +81,8 @@ class MinioService(NativeService):
         config = NotificationConfig(
             queue_config_list=[
                 QueueConfig(
-                    s.notify_arn,
                     ["s3:ObjectCreated:*"],
+                    queue=s.notify_arn,
                     config_id=NOTIFICATION_ID,
                     prefix_filter_rule=PrefixFilterRule(s.raw_prefix),
                 )

@@ -1,0 +1,1 @@
+"""Bronze ingestion: dataset specs, parsers, the Iceberg writer, the ledger, quarantine."""

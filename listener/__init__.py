@@ -1,0 +1,1 @@
+"""Listener: event sources (Kafka, watchdog), routing, batching, offsets, dead letters."""
