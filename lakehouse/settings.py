@@ -155,6 +155,7 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "consumer_group": ("LAKEHOUSE_CONSUMER_GROUP",),
     "topic_partitions": ("LAKEHOUSE_TOPIC_PARTITIONS",),
     "nessie_branch": ("LAKEHOUSE_NESSIE_BRANCH",),
+    "bronze_namespace": ("LAKEHOUSE_BRONZE_NAMESPACE",),
     "java_home": ("LAKEHOUSE_JAVA_HOME", "JAVA_HOME"),
     "s3_endpoint_override": ("LAKEHOUSE_S3_ENDPOINT",),
     "kafka_bootstrap_override": ("LAKEHOUSE_KAFKA_BOOTSTRAP",),

@@ -46,9 +46,9 @@ KAFKA_BUNDLE = MavenBundle(
     "kafka-" + KAFKA_VERSION,
     (
         f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}",
-        # Kafka's POM brings no log4j2 backend; without these it logs nothing.
+        # Kafka's POM brings no log4j2 backend (it uses slf4j 1.7): without these it logs nothing.
         f"org.apache.logging.log4j:log4j-core:{LOG4J_VERSION}",
-        f"org.apache.logging.log4j:log4j-slf4j2-impl:{LOG4J_VERSION}",
+        f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J_VERSION}",
     ),
 )
 NESSIE_BUNDLE = MavenBundle(

@@ -56,3 +56,7 @@ class NativeService(ABC):
 
     def endpoint(self) -> str:
         return ""
+
+    def ports(self) -> tuple[int, ...]:
+        """TCP ports this service binds; ``up`` refuses to start if one is taken."""
+        return ()

@@ -116,3 +116,6 @@ class KafkaService(NativeService):
 
     def endpoint(self) -> str:
         return f"bootstrap {self.settings.kafka_bootstrap}"
+
+    def ports(self) -> tuple[int, ...]:
+        return (self.settings.kafka_port, self.settings.kafka_controller_port)

@@ -19,7 +19,7 @@ from lakehouse.services.base import NativeService
 from lakehouse.services.kafka import KafkaService
 from lakehouse.services.minio import MinioService
 from lakehouse.services.nessie import NessieService
-from lakehouse.services.process import wait_until
+from lakehouse.services.process import port_open, wait_until
 from lakehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class ServiceManager:
     def _start_one(self, svc: NativeService) -> None:
         started = time.monotonic()
         if svc.process.read_pid() is None:
+            self._check_ports_free(svc)
             spec = svc.prepare()
             pid = svc.process.start(spec.argv, env=spec.env, cwd=spec.cwd, marker=svc.marker)
             log.info("started %s (pid %d), waiting until it answers", svc.name, pid)
@@ -74,11 +75,28 @@ class ServiceManager:
         svc.configure()
         log.info("%s is up (%.1fs)", svc.name, time.monotonic() - started)
 
+    def _check_ports_free(self, svc: NativeService) -> None:
+        # A health check would happily pass against a stranger on our port (or a
+        # copy we lost track of), so refuse to start rather than lie.
+        taken = [p for p in svc.ports() if port_open(self.settings.host, p)]
+        if taken:
+            raise ServiceError(
+                f"cannot start {svc.name}: port(s) {', '.join(map(str, taken))} on {self.settings.host} are in use by a "
+                f"process this state directory did not start; stop it, or choose other ports "
+                f"(LAKEHOUSE_{svc.name.upper()}_PORT ...)"
+            )
+
+    def _wait_ports_released(self, svc: NativeService, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(port_open(self.settings.host, p) for p in svc.ports()):
+            time.sleep(0.2)
+
     def down(self, names: Sequence[str] | None = None) -> list[str]:
         stopped = []
         with self._lock():
             for svc in reversed(self._select(names)):
                 if svc.process.stop():
+                    self._wait_ports_released(svc)
                     stopped.append(svc.name)
                     log.info("stopped %s", svc.name)
         return stopped

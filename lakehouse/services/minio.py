@@ -93,3 +93,6 @@ class MinioService(NativeService):
     def endpoint(self) -> str:
         s = self.settings
         return f"S3 {s.s3_endpoint}  console http://{s.host}:{s.minio_console_port}"
+
+    def ports(self) -> tuple[int, ...]:
+        return (self.settings.minio_port, self.settings.minio_console_port)

@@ -58,3 +58,6 @@ class NessieService(NativeService):
 
     def endpoint(self) -> str:
         return f"Iceberg REST {self.settings.iceberg_rest_uri}  API {self.settings.nessie_uri}/api/v2"
+
+    def ports(self) -> tuple[int, ...]:
+        return (self.settings.nessie_port, self.settings.nessie_management_port)

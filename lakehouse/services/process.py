@@ -22,6 +22,10 @@ from lakehouse.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
+# Popen objects of the services this process started: kept so they are reaped
+# with poll() (no zombies) and never garbage-collected while still running.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True)
 class ManagedProcess:
@@ -39,16 +43,21 @@ class ManagedProcess:
         return self.run_dir / f"{self.name}.log"
 
     def read_pid(self) -> int | None:
-        """The pid of our running process, or None (stale pid files are removed)."""
+        """The pid of our running process, or None.
+
+        Never deletes the pid file: while a launcher execs (the JDK's does),
+        /proc/<pid>/cmdline is briefly empty, and forgetting a live process is
+        worse than keeping a stale file that the next start overwrites.
+        """
         try:
             info = json.loads(self.pid_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            pid, marker = int(info["pid"]), str(info["marker"])
+        except (OSError, ValueError, KeyError):
             return None
-        pid, marker = int(info["pid"]), str(info["marker"])
-        if _cmdline(pid) is not None and marker in (_cmdline(pid) or ""):
-            return pid
-        self.pid_file.unlink(missing_ok=True)
-        return None
+        if not _alive(pid):
+            return None
+        cmdline = _cmdline(pid)
+        return pid if cmdline == "" or (cmdline is not None and marker in cmdline) else None
 
     def start(self, argv: Sequence[str], *, env: dict[str, str], cwd: Path, marker: str) -> int:
         """Start ``argv`` detached, logging to :attr:`log_file`; return its pid."""
@@ -60,6 +69,7 @@ class ManagedProcess:
                 list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
+        _CHILDREN[proc.pid] = proc
         self.pid_file.write_text(json.dumps({"pid": proc.pid, "marker": marker}), encoding="utf-8")
         return proc.pid
 
@@ -96,12 +106,12 @@ def _cmdline(pid: int) -> str | None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)  # reap if it is our child
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _CHILDREN[pid]
+        return False
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
     except (OSError, IndexError):

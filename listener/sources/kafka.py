@@ -1,0 +1,220 @@
+"""MinIO notifications from Kafka / Redpanda, acknowledged only after they are loaded.
+
+The consumer never auto-commits. A delivery's token is ``(epoch, partition,
+offset)``; the epoch changes at every rebalance, because with Kafka's eager
+protocol every partition (even one handed straight back to us) restarts from
+its committed offset: anything polled before the rebalance and not yet
+committed will be delivered again, so the listener drops it instead of loading
+it twice.
+
+kafka-python 3 runs the group protocol on its own IO thread and calls the
+rebalance listener there; blocking consumer calls (commit) are forbidden in it,
+so the listener only bumps the epoch, under a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from lakehouse.errors import LakehouseError, PermanentError, RetryableError
+from listener.config import ListenerConfig
+from listener.events import ObjectCreated, parse_notification
+from listener.sources import Delivery
+
+log = logging.getLogger(__name__)
+
+COMMIT_TIMEOUT_MS = 5_000
+
+
+class Token(NamedTuple):
+    epoch: int
+    partition: TopicPartition
+    offset: int
+
+
+def decode(payload: bytes) -> tuple[tuple[ObjectCreated, ...], int, str | None]:
+    """``(object-created events, number of other records, error)`` of one message."""
+    try:
+        records = list(parse_notification(payload))
+    except PermanentError as exc:
+        return (), 0, str(exc)
+    events = tuple(r for r in records if isinstance(r, ObjectCreated))
+    return events, len(records) - len(events), None
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, source: KafkaSource) -> None:
+        self.source = source
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Offsets we failed to commit are forgotten: the new owner redelivers
+        # those events and the ledger turns them into no-ops.
+        self.source.new_epoch()
+        log.info("partitions revoked: %s", _names(revoked))
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.source.new_epoch()
+        log.info("partitions assigned: %s", _names(assigned) or "none (more instances than partitions)")
+
+
+def _names(partitions: Any) -> str:
+    return ", ".join(sorted(f"{tp.topic}-{tp.partition}" for tp in partitions or ()))
+
+
+class KafkaSource:
+    """A consumer in ``settings.consumer_group`` on ``settings.events_topic``.
+
+    Hazard: kafka-python consumers are not thread-safe; every method must be
+    called from the listener's loop thread.
+    """
+
+    name = "kafka"
+
+    def __init__(self, config: ListenerConfig) -> None:
+        self.config = config
+        self.settings = config.settings
+        self.consumer: KafkaConsumer | None = None
+        self._lock = threading.Lock()  # the rebalance listener runs on kafka's IO thread
+        self._epoch = 0
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._positions: dict[TopicPartition, int] = {}
+        self.client_id = f"{config.client_id}-{socket.gethostname()}-{os.getpid()}"
+
+    def start(self) -> None:
+        s = self.settings
+        try:
+            self.consumer = KafkaConsumer(
+                bootstrap_servers=s.kafka_bootstrap,
+                group_id=s.consumer_group,
+                client_id=self.client_id,
+                enable_auto_commit=False,
+                auto_offset_reset=self.config.auto_offset_reset,
+                max_poll_records=self.config.max_batch_files,
+                session_timeout_ms=self.config.session_timeout_ms,
+                heartbeat_interval_ms=max(1000, self.config.session_timeout_ms // 4),
+                request_timeout_ms=max(30_000, self.config.session_timeout_ms + 5000),
+                reconnect_backoff_max_ms=5_000,
+            )
+            self.consumer.subscribe([s.events_topic], listener=_Rebalance(self))
+        except KafkaError as exc:
+            raise RetryableError(f"Kafka at {s.kafka_bootstrap} is unreachable: {exc}") from exc
+        log.info("consuming %s as group %s (client %s)", s.events_topic, s.consumer_group, self.client_id)
+
+    def new_epoch(self) -> None:
+        with self._lock:
+            self._epoch += 1
+            self._positions.clear()
+            self._uncommitted.clear()
+
+    def poll(self, timeout_s: float) -> list[Delivery]:
+        assert self.consumer is not None, "start() first"
+        try:
+            batches = self.consumer.poll(timeout_ms=int(timeout_s * 1000))
+        except KafkaError as exc:
+            raise RetryableError(f"polling {self.settings.events_topic} failed: {exc}") from exc
+        deliveries = []
+        with self._lock:
+            epoch = self._epoch
+            for tp, records in sorted(batches.items()):
+                if records:
+                    self._positions[tp] = records[-1].offset + 1
+        for tp, records in sorted(batches.items()):
+            for record in records:
+                events, others, error = decode(record.value)
+                payload = record.value if error else None
+                deliveries.append(Delivery(events, Token(epoch, tp, record.offset), others, error, payload))
+        return deliveries
+
+    def valid(self, token: Any) -> bool:
+        return bool(token.epoch == self._epoch)
+
+    def commit(self, tokens: Sequence[Any]) -> None:
+        with self._lock:
+            for token in tokens:
+                if token.epoch == self._epoch:
+                    tp = token.partition
+                    self._uncommitted[tp] = max(self._uncommitted.get(tp, 0), token.offset + 1)
+        self.flush_commits()
+
+    def flush_commits(self) -> bool:
+        """Commit what is loaded but not yet acknowledged; False if that failed.
+
+        A failure is logged, not raised: the offsets stay queued for the next
+        attempt, and if the process dies first the events are delivered again,
+        which the ledger turns into no-ops.
+        """
+        with self._lock:
+            offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._uncommitted.items()}
+        if not offsets or self.consumer is None:
+            return True
+        try:
+            self.consumer.commit(offsets=offsets, timeout_ms=COMMIT_TIMEOUT_MS)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group moved on; the new owner starts from the last good commit.
+            log.warning("offset commit rejected after a rebalance (%s); those events will be redelivered", exc)
+            self._forget(offsets)
+            return False
+        except KafkaError as exc:
+            log.warning("offset commit failed (%s); will retry with the next batch", exc)
+            return False
+        log.debug("committed %s", {f"{tp.topic}-{tp.partition}": o.offset for tp, o in offsets.items()})
+        self._forget(offsets)
+        return True
+
+    def _forget(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        # Only what was sent: a later batch may have queued a higher offset meanwhile.
+        with self._lock:
+            for tp, committed in offsets.items():
+                if self._uncommitted.get(tp) == committed.offset:
+                    del self._uncommitted[tp]
+
+    @property
+    def pending_commits(self) -> int:
+        return len(self._uncommitted)
+
+    def hold(self, key: str) -> bool:
+        return False
+
+    def lag(self) -> dict[str, int]:
+        if self.consumer is None:
+            return {}
+        result = {}
+        for tp in self.consumer.assignment() or ():
+            try:
+                high = self.consumer.highwater(tp)
+            except IllegalStateError:
+                continue
+            with self._lock:
+                position = self._positions.get(tp)
+            if high is not None and position is not None:
+                result[f"{tp.topic}-{tp.partition}"] = max(0, high - position)
+        return result
+
+    def status(self) -> dict[str, Any]:
+        assigned = self.consumer.assignment() if self.consumer is not None else set()
+        return {
+            "source": self.name,
+            "group": self.settings.consumer_group,
+            "client_id": self.client_id,
+            "assigned": sorted(f"{tp.topic}-{tp.partition}" for tp in assigned or ()),
+            "uncommitted_partitions": len(self._uncommitted),
+        }
+
+    def close(self) -> None:
+        if self.consumer is None:
+            return
+        try:
+            self.flush_commits()
+            self.consumer.close(autocommit=False, timeout_ms=COMMIT_TIMEOUT_MS)
+        except (KafkaError, LakehouseError) as exc:
+            log.warning("closing the consumer: %s", exc)
+        finally:
+            self.consumer = None
