@@ -1,0 +1,1 @@
+"""Dagster code location (assets, dbt assets, sensors) — comes with the orchestration issue."""

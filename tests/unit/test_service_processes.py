@@ -1,0 +1,24 @@
+import sys
+from pathlib import Path
+
+from lakehouse.services.process import ManagedProcess
+
+
+def test_stop_only_touches_the_process_it_started(tmp_path: Path) -> None:
+    proc = ManagedProcess("sleeper", tmp_path / "sleeper")
+    pid = proc.start([sys.executable, "-c", "import time; time.sleep(60)", str(tmp_path)],
+                     env={}, cwd=tmp_path, marker=str(tmp_path))
+    assert proc.read_pid() == pid
+
+    assert proc.stop(timeout=5) is True
+    assert proc.read_pid() is None
+    assert proc.stop() is False
+
+
+def test_a_pid_file_pointing_at_someone_elses_process_is_not_ours(tmp_path: Path) -> None:
+    proc = ManagedProcess("ghost", tmp_path / "ghost")
+    proc.run_dir.mkdir(parents=True)
+    # pid 1 is alive but its command line does not carry our marker.
+    proc.pid_file.write_text('{"pid": 1, "marker": "/nowhere/lakehouse-test"}')
+    assert proc.read_pid() is None
+    assert proc.stop() is False
