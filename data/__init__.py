@@ -1,0 +1,1 @@
+"""FutureMobility mock data: the committed sample (``data/sample``) and its generator."""

@@ -16,8 +16,13 @@ from typing import Any
 
 from data.generator import reference as ref
 from data.generator.config import (
-    DIRT_RATES, SESSIONS_FIRST_WEEK, SESSIONS_PLAIN_WEEKS, SESSIONS_WEEKS, STATIONS_OPENED_FIRST,
-    STATIONS_OPENED_LAST, Counts,
+    DIRT_RATES,
+    SESSIONS_FIRST_WEEK,
+    SESSIONS_PLAIN_WEEKS,
+    SESSIONS_WEEKS,
+    STATIONS_OPENED_FIRST,
+    STATIONS_OPENED_LAST,
+    Counts,
 )
 from data.generator.core import date_span, derive_rng, iso_date, iso_timestamp, sorted_offsets, split_counts, to_day
 from data.generator.dirt import Deferred, DirtPlan, break_timestamp, pad, recase

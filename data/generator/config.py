@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 # Row counts at scale 1 (the committed sample).
 BASE_COUNTS: dict[str, int] = {
@@ -45,7 +45,7 @@ HEALTH_FIRST_MONTH = date(2023, 2, 1)
 HEALTH_MONTHS = 23
 
 # Fixed so that PDF bytes depend on the seed only.
-PDF_CREATION_DATE = datetime(2025, 1, 1, tzinfo=timezone.utc)
+PDF_CREATION_DATE = datetime(2025, 1, 1, tzinfo=UTC)
 
 # Injected dirt: fraction of the dataset's generated records. Each record gets
 # at most one kind; counts are exact: max(1, round(rate * records)).
@@ -131,8 +131,8 @@ def sales_multiplier(scale: float) -> float:
 
 def counts_for_scale(scale: float) -> Counts:
     """Row counts for a scale factor (> 0); vehicle models stay at 12."""
-    if not scale > 0:
-        raise ValueError(f"scale must be positive, got {scale!r}")
+    if not 0 < scale < float("inf"):
+        raise ValueError(f"scale must be a positive number, got {scale!r}; e.g. --scale 1 or --scale 0.1")
     values = {}
     for name, base in BASE_COUNTS.items():
         factor = sales_multiplier(scale) if name == "sales" else scale

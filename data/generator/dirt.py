@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import heapq
 import random
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,9 +21,16 @@ from data.generator.config import dirt_count
 
 @dataclass
 class DirtPlan:
-    """Record index -> dirt kind, plus the exact count per kind."""
+    """Record index -> dirt kind, plus the exact count per kind.
 
-    kinds: dict[int, str]
+    Indices are kept in a sorted ``array('I')`` with a parallel array of kind
+    codes (5 bytes per dirty record), so a plan over millions of sales rows
+    stays small; lookups bisect.
+    """
+
+    indices: array[int]
+    codes: array[int]
+    names: list[str]
     counts: dict[str, int]
 
     @classmethod
@@ -32,32 +41,46 @@ class DirtPlan:
         rates: Mapping[str, float],
         limits: Mapping[str, int] | None = None,
     ) -> DirtPlan:
+        """Plan ``max(1, round(rate * records))`` records per kind (see ``draw``)."""
+        return cls.draw(rng, records, {kind: dirt_count(rate, records) for kind, rate in rates.items()}, limits)
+
+    @classmethod
+    def draw(
+        cls,
+        rng: random.Random,
+        records: int,
+        counts: Mapping[str, int],
+        limits: Mapping[str, int] | None = None,
+    ) -> DirtPlan:
         """Draw disjoint record indices for every kind.
 
         Args:
             rng: the dataset's random stream.
             records: number of generated records, indexed 0..records-1.
-            rates: kind -> fraction of records; kinds are drawn in this order.
+            counts: kind -> number of records; kinds are drawn in this order.
             limits: kind -> exclusive upper bound on the index, for kinds that
                 need a later file (a late or restated row cannot come from the
-                last file). Counts still use ``records`` as the base.
+                last file).
         """
         limits = limits or {}
-        kinds: dict[int, str] = {}
-        counts: dict[str, int] = {}
-        for kind, rate in rates.items():
+        taken: dict[int, int] = {}
+        drawn: dict[str, int] = {}
+        for code, (kind, count) in enumerate(counts.items()):
             population = min(limits.get(kind, records), records)
-            wanted = min(dirt_count(rate, records), max(0, population - len(kinds)))
-            candidates = rng.sample(range(population), min(population, wanted + len(kinds)))
-            chosen = [i for i in candidates if i not in kinds][:wanted]
-            for index in chosen:
-                kinds[index] = kind
-            counts[kind] = len(chosen)
-        return cls(kinds, counts)
+            wanted = min(count, max(0, population - len(taken)))
+            candidates = rng.sample(range(population), min(population, wanted + len(taken)))
+            chosen = [i for i in candidates if i not in taken][:wanted]
+            taken.update((index, code) for index in chosen)
+            drawn[kind] = len(chosen)
+        ordered = sorted(taken)
+        return cls(array("I", ordered), array("B", (taken[i] for i in ordered)), list(counts), drawn)
 
     def kind(self, index: int) -> str | None:
         """The dirt kind of record ``index``, or None for a clean record."""
-        return self.kinds.get(index)
+        pos = bisect_left(self.indices, index)
+        if pos < len(self.indices) and self.indices[pos] == index:
+            return self.names[self.codes[pos]]
+        return None
 
 
 def pad(rng: random.Random, value: str) -> str:

@@ -15,13 +15,16 @@ MAINTENANCE_SHEETS: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...
             "Keep the daily charge limit at 80% and charge to 100% only before long trips.",
             "Prefer AC charging at home; use DC fast charging when you need it on the road.",
             "Avoid leaving the car below 10% state of charge for more than a few hours.",
-            "Plug in when the car is parked for several days so the battery management system can keep the pack balanced.",
+            "Plug in when the car is parked for several days so the battery management system can keep "
+            "the pack balanced.",
         )),
         ("Heat and cold", (
             "In hot weather park in the shade or in a garage: the pack ages faster above 35 C.",
             "In cold weather precondition the battery from the app while still plugged in.",
-            "Expect 10-30% less range below 0 C; the heat pump and seat heaters use less energy than cabin air heating.",
-            "Before a DC fast charge in winter, set the charger as navigation destination so the pack warms up on the way.",
+            "Expect 10-30% less range below 0 C; the heat pump and seat heaters use less energy than "
+            "cabin air heating.",
+            "Before a DC fast charge in winter, set the charger as navigation destination so the pack "
+            "warms up on the way.",
         )),
         ("Long-term storage", (
             "For storage longer than a month, leave the car at 50-60% state of charge.",
@@ -44,7 +47,8 @@ MAINTENANCE_SHEETS: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...
         ("Brakes", (
             "Regenerative braking does most of the work, so pads can last over 100,000 km.",
             "Because the friction brakes are used rarely, rotors can corrode: brake firmly from time to time.",
-            "Have the brakes inspected every 2 years (service type brake_inspection), and yearly in regions with salted roads.",
+            "Have the brakes inspected every 2 years (service type brake_inspection), and yearly in "
+            "regions with salted roads.",
             "Replace the brake fluid every 2 years; a BRAKE_FLUID_CHECK_DUE flag in the app is a reminder.",
         )),
         ("Wheels and alignment", (
@@ -59,7 +63,8 @@ MAINTENANCE_SHEETS: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...
             "Battery coolant (service type coolant_service): every 4 years or 80,000 km.",
             "Wiper blades (service type wiper_replacement): every year.",
             "12 V auxiliary battery (service type 12v_battery_replacement): when the app shows AUX_BATTERY_LOW.",
-            "Software: install over-the-air updates when SOFTWARE_UPDATE_AVAILABLE appears (service type software_update).",
+            "Software: install over-the-air updates when SOFTWARE_UPDATE_AVAILABLE appears "
+            "(service type software_update).",
         )),
         ("Before winter", (
             "Fit winter tires when temperatures stay below 7 C.",
@@ -73,7 +78,9 @@ MAINTENANCE_SHEETS: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...
     )),
 )
 
-SERVICE_TABLE = tuple((name, f"{low:.0f}-{high:.0f}") for name, low, high, _ in ref.SERVICE_TYPES)
+SERVICE_TABLE = tuple(
+    (name, f"{low:.0f}-{high:.0f}" if high else "included") for name, low, high, _ in ref.SERVICE_TYPES
+)
 
 BROCHURE_INTRO = (
     "FutureMobility builds electric vehicles for every kind of driver: compact city cars, family SUVs, "

@@ -20,6 +20,7 @@ from data.generator.writers import DatasetReport, Output
 logger = logging.getLogger(__name__)
 
 BROCHURE_KEY = "raw/docs/brochures/model_comparison.pdf"
+_BODY_LABELS = {"suv": "SUV"}
 
 
 def spec_key(model: VehicleModel) -> str:
@@ -166,6 +167,7 @@ def brochure(models: list[VehicleModel]) -> FPDF:
     pdf.grid(header, rows, [24, 14, 22, 22, 20, 26, 14, 32])
     pdf.add_page()
     pdf.heading("Which model fits you?")
+    pdf.paragraph("Our picks from the table on page 1, by what matters most to you.")
     longest = max(models, key=lambda m: (m.range_km, m.model_id))
     quickest = min(models, key=lambda m: (m.charge_time_fast_min, m.model_id))
     cheapest = min(models, key=lambda m: (m.base_price_usd, m.model_id))
@@ -176,11 +178,11 @@ def brochure(models: list[VehicleModel]) -> FPDF:
         f"Quickest fast charge: {quickest.model_name}, 10-80% in {quickest.charge_time_fast_min} min.",
         f"Most affordable: {cheapest.model_name} from {_usd(cheapest.base_price_usd)}.",
         f"Most room: {roomiest.model_name} with {roomiest.seats} seats.",
-        f"Most range per dollar: {value.model_name} at {value.base_price_usd / value.range_km:.2f} USD per km.",
+        f"Lowest price per km of range: {value.model_name} at {_usd(value.base_price_usd / value.range_km)} per km.",
     ])
     for body in sorted({m.body_type for m in models}):
         names = ", ".join(m.model_name for m in models if m.body_type == body)
-        pdf.paragraph(f"{body.capitalize()}: {names}.")
+        pdf.paragraph(f"{_BODY_LABELS.get(body, body.capitalize())}: {names}.")
     pdf.add_page()
     pdf.heading("Owning a FutureMobility")
     for title, text in BROCHURE_OWNERSHIP:
@@ -212,7 +214,8 @@ def generate_documents(models: list[VehicleModel], output: Output) -> DatasetRep
     jobs: list[tuple[str, FPDF]] = [(spec_key(m), spec_sheet(m)) for m in models]
     jobs.append((BROCHURE_KEY, brochure(models)))
     for stem, title, sections in MAINTENANCE_SHEETS:
-        jobs.append((f"raw/docs/maintenance/{stem}.pdf", maintenance_sheet(title, sections, stem == "service_schedule")))
+        sheet = maintenance_sheet(title, sections, with_costs=stem == "service_schedule")
+        jobs.append((f"raw/docs/maintenance/{stem}.pdf", sheet))
     for key, pdf in jobs:
         report.generated += 1
         if output.enabled:

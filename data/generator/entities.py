@@ -92,13 +92,13 @@ def _model(rng: random.Random, index: int, base: ref.ModelBase) -> VehicleModel:
     wh_per_km = round(base.wh_per_km * rng.uniform(0.96, 1.04), 1)
     avg_dc_kw = rng.uniform(160, 220) if base.volts == 800 else rng.uniform(85, 120)
     length, width, height, wheelbase, weight, cargo, towing = _BODY[base.body_type]
-    motor_kw = int(round(battery * rng.uniform(2.0, 3.4) / 5) * 5)
+    motor_kw = round(battery * rng.uniform(2.0, 3.4) / 5) * 5
     weight = int(round(weight + battery * 3.5 + rng.uniform(-40, 40), -1))
     return VehicleModel(
         index=index, code=base.code, model_id=f"FM-{base.name.upper()}", model_name=base.name,
         model_year=base.model_year, body_type=base.body_type, battery_capacity_kwh=battery,
-        range_km=int(round(battery * 1000 / wh_per_km / 5) * 5),
-        charge_time_fast_min=int(round(0.7 * battery / avg_dc_kw * 60)), seats=base.seats,
+        range_km=round(battery * 1000 / wh_per_km / 5) * 5,
+        charge_time_fast_min=round(0.7 * battery / avg_dc_kw * 60), seats=base.seats,
         base_price_usd=round(base.price_usd * rng.uniform(0.97, 1.03), -2) - 100,
         volts=base.volts, popularity=base.popularity, wh_per_km=wh_per_km,
         max_dc_kw=int(round(avg_dc_kw * 1.6 / 5) * 5), onboard_ac_kw=11.0 if battery < 90 else 19.2,
@@ -126,9 +126,9 @@ def write_vehicles(models: list[VehicleModel], output: Output) -> DatasetReport:
 class CustomerIndex:
     """Compact per-customer columns (index = customer number - 1)."""
 
-    signup_day: array
-    state: array
-    bought_models: array  # bit i set when the customer bought model i
+    signup_day: array[int]
+    state: array[int]
+    bought_models: array[int]  # bit i set when the customer bought model i
 
     def signed_up_by(self, day: int) -> int:
         """How many customers had signed up on or before ``day``."""

@@ -13,7 +13,12 @@ from typing import Any
 
 from data.generator import reference as ref
 from data.generator.config import (
-    DIRT_RATES, REVIEW_ABSENT_RATES, REVIEW_EMPTY_TAGS_RATE, REVIEWS_FIRST_QUARTER, REVIEWS_QUARTERS, Counts,
+    DIRT_RATES,
+    REVIEW_ABSENT_RATES,
+    REVIEW_EMPTY_TAGS_RATE,
+    REVIEWS_FIRST_QUARTER,
+    REVIEWS_QUARTERS,
+    Counts,
 )
 from data.generator.core import add_months, derive_rng, iso_date, sorted_offsets, split_counts, to_date, to_day
 from data.generator.dirt import Deferred, DirtPlan, break_date, pad, recase
@@ -21,7 +26,8 @@ from data.generator.entities import CustomerIndex, VehicleModel, customer_id
 from data.generator.sales import Fleet
 from data.generator.writers import DatasetReport, Output, RecordFile, add_entry
 
-_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+# Early quarters are small and stay plain; later, bigger ones are gzipped.
+_PLAIN_QUARTERS = 4
 _RATINGS = (5, 4, 3, 2, 1)
 _RATING_WEIGHTS = (40, 30, 15, 8, 7)
 _TITLES = {
@@ -69,7 +75,8 @@ def _quarters() -> list[_Quarter]:
     quarters = []
     for q in range(REVIEWS_QUARTERS):
         start = add_months(REVIEWS_FIRST_QUARTER, 3 * q)
-        name = f"reviews_{start.year}-Q{(start.month - 1) // 3 + 1}{_SUFFIXES[q % len(_SUFFIXES)]}"
+        suffix = (".json", ".jsonl")[q % 2] + ("" if q < _PLAIN_QUARTERS else ".gz")
+        name = f"reviews_{start.year}-Q{(start.month - 1) // 3 + 1}{suffix}"
         days = to_day(add_months(start, 3)) - to_day(start)
         quarters.append(_Quarter(q, f"raw/ecoride/reviews/{name}", to_day(start), days))
     return quarters

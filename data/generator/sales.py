@@ -13,12 +13,12 @@ import logging
 import random
 from array import array
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
 
 from data.generator import reference as ref
-from data.generator.config import DIRT_RATES, SALES_FIRST_MONTH, SALES_MONTHS, Counts
+from data.generator.config import DIRT_RATES, SALES_FIRST_MONTH, SALES_MONTHS, Counts, dirt_count
 from data.generator.core import add_months, derive_rng, iso_date, money, sorted_offsets, split_counts, to_day
 from data.generator.dirt import Deferred, DirtPlan, break_date, pad, recase
 from data.generator.entities import STATES, CustomerIndex, VehicleModel, customer_id
@@ -42,12 +42,24 @@ def vehicle_id(model: VehicleModel, serial: int) -> str:
 
 @dataclass
 class Fleet:
-    """Sold vehicles in sale order (index = serial - 1); sale days are sorted."""
+    """Sold vehicles in sale order (index = serial - 1); sale days are sorted.
+
+    With ``tracked`` False (only the sales files are wanted) nothing is kept,
+    so memory does not grow with the number of sales.
+    """
 
     models: list[VehicleModel]
-    sale_day: array
-    buyer: array
-    model: array
+    tracked: bool = True
+    sale_day: array[int] = field(default_factory=lambda: array("H"))
+    buyer: array[int] = field(default_factory=lambda: array("I"))
+    model: array[int] = field(default_factory=lambda: array("B"))
+
+    def add(self, day: int, buyer: int, model: int) -> None:
+        """Record a sold vehicle."""
+        if self.tracked:
+            self.sale_day.append(day)
+            self.buyer.append(buyer)
+            self.model.append(model)
 
     def __len__(self) -> int:
         return len(self.sale_day)
@@ -103,9 +115,7 @@ class _SalesBuilder:
         price = model.base_price_usd * (1 + rng.choice((0.0, 0.0, 0.04, 0.07, 0.11)))
         discount = 0.0 if rng.random() < 0.6 else min(price * 0.15, 250.0 * rng.randint(1, 16))
         payment = rng.choices(self.pay_names, cum_weights=self.pay_cum)[0]
-        fleet.sale_day.append(day)
-        fleet.buyer.append(buyer)
-        fleet.model.append(model.index)
+        fleet.add(day, buyer, model.index)
         self.customers.bought_models[buyer] |= 1 << model.index
         return [f"SALE-{sale_index + 1:08d}", customer_id(buyer), vehicle_id(model, sale_index + 1),
                 model.model_id, iso_date(day), money(price), money(discount), payment, dealer, state]
@@ -141,30 +151,50 @@ def sales_key(month_index: int, suffix: str = "") -> str:
 
 
 def generate_sales(seed: int, counts: Counts, models: list[VehicleModel], customers: CustomerIndex,
-                   output: Output) -> tuple[Fleet, DatasetReport]:
-    """Stream the monthly sales files; return the fleet of sold vehicles."""
+                   track_fleet: bool, output: Output) -> tuple[Fleet, DatasetReport]:
+    """Stream the monthly sales files; return the fleet of sold vehicles.
+
+    Memory is bounded by one month (its sale days, dirt plan and rows carried
+    to later months); ``track_fleet`` adds 7 bytes per sale for the datasets
+    that reference sold vehicles.
+    """
     rng = derive_rng(seed, "sales")
     per_month = split_counts(counts.sales, _month_weights(rng))
-    before_last = counts.sales - per_month[-1]
-    plan = DirtPlan.build(rng, counts.sales, DIRT_RATES["sales"],
-                          limits={"restated_rows": before_last, "late_rows": before_last})
+    month_dirt = _spread_dirt(counts.sales, per_month)
     resent_month = rng.randrange(1, SALES_MONTHS - 1)
     builder = _SalesBuilder(rng, models, customers)
-    fleet = Fleet(models, array("H"), array("I"), array("B"))
-    report = DatasetReport("sales", generated=counts.sales, dirt=dict(plan.counts))
+    fleet = Fleet(models, tracked=track_fleet)
+    report = DatasetReport("sales", generated=counts.sales, dirt=dict.fromkeys(DIRT_RATES["sales"], 0))
     carry: dict[int, list[list[str]]] = {}
     start = 0
     for m, size in enumerate(per_month):
+        plan = DirtPlan.draw(rng, size, month_dirt[m])
+        for kind, count in plan.counts.items():
+            report.dirt[kind] += count
         written = _write_month(builder, plan, fleet, output, builder.month(m), start, size, carry)
         add_entry(report, written.entry())
-        if m == resent_month:
+        if m == resent_month and written.records:
             copy = output.copy(sales_key(m), sales_key(m, "_resent"), written.records)
             add_entry(report, copy)
             report.extra["resent_file"] = {"key": sales_key(m, "_resent"), "copy_of": sales_key(m),
                                            "records": written.records}
         start += size
-    logger.info("sales: %d generated, %d vehicles", counts.sales, len(fleet))
+    logger.info("sales: %d generated, %d vehicles tracked", counts.sales, len(fleet))
     return fleet, report
+
+
+def _spread_dirt(total: int, per_month: list[int]) -> list[dict[str, int]]:
+    """Exact dirt counts of the whole dataset, spread over the months by size.
+
+    Planning month by month keeps memory bounded by one month. Late and
+    restated rows need a later file, so the last month gets none of them.
+    """
+    months: list[dict[str, int]] = [{} for _ in per_month]
+    for kind, rate in DIRT_RATES["sales"].items():
+        weights = [*per_month[:-1], 0] if kind in ("late_rows", "restated_rows") else per_month
+        for month, share in zip(months, split_counts(dirt_count(rate, total), weights), strict=True):
+            month[kind] = share
+    return months
 
 
 def _write_month(builder: _SalesBuilder, plan: DirtPlan, fleet: Fleet, output: Output, month: _Month,
@@ -178,7 +208,7 @@ def _write_month(builder: _SalesBuilder, plan: DirtPlan, fleet: Fleet, output: O
     with RecordFile(output, sales_key(month.index), SALES_COLUMNS) as out:
         for j, offset in enumerate(days):
             row = builder.row(month, start + j, month.first_day + offset, fleet)
-            if _apply_sales_dirt(builder, plan.kind(start + j), row, month, deferred, j, carry):
+            if _apply_sales_dirt(builder, plan.kind(j), row, month, deferred, j, carry):
                 out.write(row)
             for pending in deferred.ready(j + 1):
                 out.write(pending)

@@ -143,7 +143,7 @@ def _record(rng: random.Random, index: int, item: _Tracked, day: int, fleet: Fle
 
 def _maintenance(rng: random.Random, day: int, sale_day: int) -> list[dict[str, Any]]:
     """Services done since the previous monthly snapshot (usually none), never before the sale."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     while rng.random() < (0.12 if not entries else 0.15):
         service, low, high, notes = rng.choice(ref.SERVICE_TYPES)
         cost = 0.0 if rng.random() < 0.2 else rng.uniform(low, high)

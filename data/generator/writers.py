@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, cast
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,8 @@ class RecordFile:
         self._raw = raw
         binary: IO[bytes] = raw
         if self.key.endswith(".gz"):
-            binary = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL)
+            gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL)
+            binary = cast(IO[bytes], gz)
         self._stream = io.TextIOWrapper(binary, encoding="utf-8", newline="", write_through=False)
         if self._kind == "csv":
             self._csv = csv.writer(self._stream, lineterminator="\n")
@@ -166,14 +167,17 @@ class RecordFile:
         if self._stream is None:
             return
         if self._kind == "json":
-            self._stream.write("\n]\n" if self.records else "]\n")
+            self._stream.write("\n]\n")
         self._stream.close()  # closes the gzip member and the raw file too
         if self._raw is not None and not self._raw.closed:
             self._raw.close()
+        if self.records == 0:
+            # A period without records (tiny scales) lands no file rather than an empty one.
+            (self.output.root / self.key).unlink()
 
     def entry(self) -> FileEntry | None:
-        """Manifest entry of the closed file, or None when output is disabled."""
-        if not self.output.enabled:
+        """Manifest entry of the closed file; None when disabled or nothing was written."""
+        if not self.output.enabled or self.records == 0:
             return None
         return self.output.entry(self.key, self.records)
 
