@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     mc.add_argument("mc_args", nargs=argparse.REMAINDER)
     mc.set_defaults(func=_mc_cmd)
 
+    import listener.cli  # noqa: PLC0415 - registers listen, replay and query (imported here: no import cycle)
+
+    listener.cli.register(SUBCOMMANDS)
     for name, (help_text, add) in SUBCOMMANDS.items():
         add(sub.add_parser(name, help=help_text))
     return parser

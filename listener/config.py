@@ -84,7 +84,7 @@ class ListenerConfig:
         if self.max_batch_wait_s < 0 or self.poll_timeout_s <= 0:
             raise ConfigurationError("--max-batch-wait must be >= 0 and --poll-timeout > 0")
         if self.replay_prefix and not self.replay_prefix.startswith(self.settings.raw_prefix):
-            raise ConfigurationError(f"--replay-prefix must start with {self.settings.raw_prefix!r}")
+            raise ConfigurationError(f"the replay prefix (--prefix, --replay-prefix) must start with {self.settings.raw_prefix!r}")
         if self.auto_offset_reset not in ("earliest", "latest"):
             raise ConfigurationError("--auto-offset-reset must be earliest or latest")
 

@@ -49,8 +49,9 @@ class DeadLetter:
     def from_exception(cls, exc: BaseException, **fields: Any) -> DeadLetter:
         """A dead letter whose reason, exception and error come from ``exc``."""
         cause = f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ else ""
+        reason = fields.pop("reason", None) or getattr(exc, "reason", "error")
         return cls(
-            reason=str(getattr(exc, "reason", "error")),
+            reason=str(reason),
             exception=f"{type(exc).__module__}.{type(exc).__name__}",
             error=f"{exc}{cause}",
             failed_at=datetime.now(timezone.utc).isoformat(),

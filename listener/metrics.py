@@ -44,6 +44,11 @@ class ListenerMetrics:
         self.file_latency = Histogram(
             f"{PREFIX}_file_latency_seconds", "From the object's event time until it is in bronze", buckets=LATENCY_BUCKETS, registry=r
         )
+        self.delivery_latency = Histogram(
+            f"{PREFIX}_delivery_latency_seconds",
+            "From the broker receiving the event until its batch is in bronze (the listener's share of the latency)",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
         self.lag = Gauge(f"{PREFIX}_consumer_lag", "Events not yet polled, per partition", ["partition"], registry=r)
         self.retrying = Gauge(f"{PREFIX}_retrying", "1 while a transient failure is being retried", registry=r)
         self.last_poll = Gauge(f"{PREFIX}_last_poll_timestamp_seconds", "When the loop last polled", registry=r)

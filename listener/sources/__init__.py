@@ -25,6 +25,8 @@ class Delivery:
         error: why the payload could not be read at all (it goes to the
             dead-letter topic as is), else ``None``.
         payload: the raw payload, kept only when ``error`` is set.
+        published_at: when the broker received the message (epoch seconds), if known;
+            the listener's own latency is measured from here.
     """
 
     events: tuple[ObjectCreated, ...]
@@ -32,6 +34,7 @@ class Delivery:
     other_records: int = 0
     error: str | None = None
     payload: bytes | None = None
+    published_at: float | None = None
 
 
 class EventSource(Protocol):

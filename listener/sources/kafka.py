@@ -130,7 +130,8 @@ class KafkaSource:
             for record in records:
                 events, others, error = decode(record.value)
                 payload = record.value if error else None
-                deliveries.append(Delivery(events, Token(epoch, tp, record.offset), others, error, payload))
+                published = record.timestamp / 1000 if (record.timestamp or 0) > 0 else None
+                deliveries.append(Delivery(events, Token(epoch, tp, record.offset), others, error, payload, published))
         return deliveries
 
     def valid(self, token: Any) -> bool:

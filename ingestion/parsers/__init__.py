@@ -1,0 +1,152 @@
+"""Parsers: a landed file's bytes to raw batches, streamed, one registry by format.
+
+A parser never types values: CSV yields string columns (:class:`TextColumns`),
+JSON and PDF yield Python records (:class:`Records`). :mod:`ingestion.coerce`
+turns either into the table's types, rescuing what does not fit, so every
+format follows one set of typing rules.
+
+Error contract (the loader relies on it):
+
+* bad content (not CSV/JSON/PDF, truncated, bad encoding, bad gzip) raises
+  ``PermanentError(reason="parse_error")``;
+* a failure to read the source (storage outage) raises ``RetryableError`` —
+  never a parse error, or a network blip would quarantine a good file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+from minio.error import S3Error
+from urllib3.exceptions import HTTPError
+
+from lakehouse.errors import PermanentError, RetryableError
+from ingestion.source import SourceObject
+from ingestion.specs import DatasetSpec
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class TextColumns:
+    """A batch of CSV rows: every column a string array, names normalized.
+
+    ``malformed`` holds the raw text of rows that had the wrong number of
+    fields; they are kept as rows with the text in ``_rescued_data``.
+    """
+
+    table: pa.Table
+    malformed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Records:
+    """A batch of decoded JSON values (objects, normally) or PDF page records."""
+
+    values: list[Any]
+
+
+RawBatch = TextColumns | Records
+Parser = Callable[[BinaryIO, DatasetSpec, str], Iterator[RawBatch]]
+
+
+def normalize_name(raw: str, position: int = 0) -> str:
+    """snake_case a header or JSON key: ``" Sale Price (USD)"`` -> ``sale_price_usd``."""
+    name = re.sub(r"[^0-9a-z]+", "_", raw.strip().lower()).strip("_")
+    return name or f"column_{position + 1}"
+
+
+class _GuardedStream(io.RawIOBase):
+    """Turns read failures of the underlying object into RetryableError.
+
+    Sits below the gzip layer, so an OSError that gzip raises afterwards
+    (BadGzipFile) is about content, not the network.
+    """
+
+    def __init__(self, raw: BinaryIO, key: str) -> None:
+        self._raw = raw
+        self._key = key
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._raw.read(len(buffer))
+        except (HTTPError, S3Error, ConnectionError, TimeoutError) as exc:
+            raise RetryableError(f"reading {self._key} failed: {exc}") from exc
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+
+def _open_raw(obj: SourceObject) -> BinaryIO:
+    try:
+        return obj.open()
+    except FileNotFoundError as exc:
+        raise PermanentError(f"{obj.key} no longer exists", reason="object_missing") from exc
+    except S3Error as exc:
+        if exc.code in ("NoSuchKey", "NoSuchObject"):
+            raise PermanentError(f"{obj.key} no longer exists", reason="object_missing") from exc
+        raise RetryableError(f"cannot open {obj.key}: {exc}") from exc
+
+
+@contextmanager
+def open_source(obj: SourceObject) -> Iterator[BinaryIO]:
+    """A fresh, decompressed binary stream of the object (gzip detected by magic bytes).
+
+    The key's ``.gz`` suffix is not trusted either way: a gzip file without the
+    suffix is still read, and a plain file named ``.gz`` is read as plain.
+    """
+    raw = _open_raw(obj)
+    try:
+        buffered = io.BufferedReader(_GuardedStream(raw, obj.key), 1 << 20)
+        if buffered.peek(2)[:2] == GZIP_MAGIC:
+            yield gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[misc]
+        else:
+            yield buffered
+    finally:
+        raw.close()
+        release = getattr(raw, "release_conn", None)  # urllib3 responses hold a pooled connection
+        if release is not None:
+            release()
+
+
+# Exceptions that mean "the bytes are not what the format promises".
+CONTENT_ERRORS: tuple[type[BaseException], ...] = (
+    pa.ArrowInvalid, UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error, ValueError,
+)
+
+
+def parse(obj: SourceObject, spec: DatasetSpec) -> Iterator[RawBatch]:
+    """Stream the raw batches of one file through its spec's parser.
+
+    Raises:
+        PermanentError: reason ``parse_error`` (content) or ``object_missing``.
+        RetryableError: the storage failed while reading.
+    """
+    parser = PARSERS[spec.format]
+    with open_source(obj) as stream:
+        try:
+            yield from parser(stream, spec, obj.key)
+        except (PermanentError, RetryableError):
+            raise
+        except CONTENT_ERRORS as exc:
+            raise PermanentError(f"{obj.key} is not valid {spec.format}: {exc}", reason="parse_error") from exc
+
+
+def _registry() -> dict[str, Parser]:
+    from ingestion.parsers import csv, json, pdf
+
+    return {"csv": csv.parse_csv, "json": json.parse_json, "pdf": pdf.parse_pdf}
+
+
+PARSERS: dict[str, Parser] = _registry()

@@ -1,0 +1,173 @@
+"""The Iceberg writer: bronze tables created on demand, one transaction per table per batch.
+
+A :class:`GroupWrite` stages, in ONE pyiceberg transaction, everything a batch
+of files does to a table: schema evolution (spec columns added since the
+table was created, new columns found in files), the data files, and the
+ledger entries of zero-row files. Data files are written as the files are
+read (bounded memory), but nothing is visible until :meth:`GroupWrite.commit`.
+
+Hazard: data files written for a transaction that is never committed stay in
+storage as orphans (no reader sees them). :meth:`GroupWrite.discard` deletes
+the ones it knows of; a crash leaves them for orphan-file cleanup.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError
+from pyiceberg.manifest import DataFile
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.types import StringType
+
+from ingestion.compat import ensure_nessie_compatible
+from ingestion.datafiles import write_data_files
+from ingestion.ledger import empty_file_property
+from ingestion.pipeline import FileReader
+from ingestion.schema import SOURCE_ETAG, SOURCE_KEY, data_column_names
+from ingestion.specs import DatasetSpec
+
+log = logging.getLogger(__name__)
+
+# Arrow bytes buffered before a data file is written: bounds memory per file
+# being loaded, and keeps data files from being tiny.
+FLUSH_BYTES = 128 << 20
+
+TABLE_PROPERTIES = {
+    # Full bounds for the ledger columns: the IN (...) check prunes by them.
+    f"write.metadata.metrics.column.{SOURCE_KEY}": "full",
+    f"write.metadata.metrics.column.{SOURCE_ETAG}": "full",
+    # No blind rebase of a conflicting append: the ledger check must be re-run
+    # (see ingestion.ledger); BronzeLoader retries itself.
+    "commit.retry.num-retries": "0",
+    # One commit per batch adds a manifest each time; merging keeps planning cheap.
+    "commit.manifest-merge.enabled": "true",
+}
+
+
+def open_table(catalog: Catalog, spec: DatasetSpec, namespace: str) -> Table:
+    """Load the spec's table, creating namespace and table if absent (race-safe)."""
+    ensure_nessie_compatible(catalog)  # schema evolution below and in the caller's transaction
+    try:
+        catalog.create_namespace(namespace)
+    except NamespaceAlreadyExistsError:
+        pass
+    table = catalog.create_table_if_not_exists(
+        spec.identifier(namespace),
+        schema=spec.schema,
+        partition_spec=spec.partition_spec(),
+        properties=TABLE_PROPERTIES | {"lakehouse.dataset": spec.name},
+    )
+    missing = {k: v for k, v in TABLE_PROPERTIES.items() if table.properties.get(k) != v}
+    if missing:  # a table created by another tool: make it safe for the ledger first
+        table = table.transaction().set_properties(missing).commit_transaction()
+    return table
+
+
+class GroupWrite:
+    """One table's share of a batch: files in, one commit out."""
+
+    def __init__(self, table: Table, spec: DatasetSpec) -> None:
+        self.table = table
+        self.spec = spec
+        self.txn = table.transaction()
+        self._files: list[DataFile] = []
+        self._empty: dict[str, str] = {}
+        self._uuid = uuid.uuid4()
+        self._counter = itertools.count()
+        self._evolve_to_spec()
+
+    @property
+    def schema(self) -> Schema:
+        return self.txn.table_metadata.schema()
+
+    @property
+    def schema_id(self) -> int:
+        return self.txn.table_metadata.current_schema_id
+
+    def _evolve_to_spec(self) -> None:
+        """Add columns the spec declares but the table lacks (a spec grew)."""
+        if set(data_column_names(self.spec.schema)) - set(self.schema.column_names):
+            with self.txn.update_schema() as update:
+                update.union_by_name(self.spec.schema)
+
+    def add_columns(self, names: list[str]) -> Schema:
+        """Schema evolution for columns found in a file: added as strings (never dropped)."""
+        with self.txn.update_schema() as update:
+            for name in names:
+                update.add_column(name, StringType(), doc=f"added by schema evolution ({self.spec.name})")
+        return self.schema
+
+    def _write(self, batches: list[pa.RecordBatch]) -> list[DataFile]:
+        if not batches:
+            return []
+        data = pa.Table.from_batches(batches)
+        return write_data_files(self.txn.table_metadata, self.table.io, data, self._uuid, self._counter)
+
+    def add_file(self, reader: FileReader) -> int:
+        """Write one file's rows as data files (not yet committed); return its row count.
+
+        Raises:
+            PermanentError: the file cannot be parsed or has no usable row; its
+                data files are deleted again. The transaction may still hold a
+                schema change made for this file: compare ``schema_id``.
+        """
+        mine: list[DataFile] = []
+        buffer: list[pa.RecordBatch] = []
+        size = 0
+
+        def flush() -> None:
+            nonlocal buffer, size
+            mine.extend(self._write(buffer))
+            buffer, size = [], 0
+
+        def evolve(names: list[str]) -> Schema:
+            flush()  # buffered batches have the old schema: write them before it changes
+            return self.add_columns(names)
+
+        try:
+            for batch in reader.batches(self.schema, evolve):
+                buffer.append(batch)
+                size += batch.nbytes
+                if size >= FLUSH_BYTES:
+                    flush()
+            flush()
+            reader.check()
+        except BaseException:
+            self._delete(mine)
+            raise
+        self._files.extend(mine)
+        if reader.rows == 0:
+            name, value = empty_file_property(reader.obj.key, reader.obj.etag)
+            self._empty[name] = value
+        return reader.rows
+
+    def commit(self, files: int) -> Table:
+        """Commit schema changes, data files and ledger entries atomically."""
+        if self._files:
+            merge = self.txn.table_metadata.properties.get("commit.manifest-merge.enabled") == "true"
+            producer = self.txn.update_snapshot(snapshot_properties={"lakehouse.files": str(files),
+                                                                     "lakehouse.writer": "pyiceberg"})
+            append = producer.merge_append() if merge else producer.fast_append()
+            with append:
+                for data_file in self._files:
+                    append.append_data_file(data_file)
+        if self._empty:
+            self.txn.set_properties(self._empty)
+        return self.txn.commit_transaction()
+
+    def discard(self) -> None:
+        """Delete the data files of an abandoned transaction (best effort)."""
+        self._delete(self._files)
+        self._files = []
+
+    def _delete(self, files: list[DataFile]) -> None:
+        for data_file in files:
+            try:
+                self.table.io.delete(data_file.file_path)
+            except OSError as exc:  # an orphan is harmless; do not mask the real error
+                log.warning("could not delete orphan data file %s: %s", data_file.file_path, exc)

@@ -1,0 +1,92 @@
+"""Assemble a listener (or a reconcile run) from a ``ListenerConfig``; nothing else lives here.
+
+The store must match the source: the Kafka source names objects in the bucket,
+the local source files in the landing folder. The catalog follows the mode
+(SQLite when embedded, Nessie otherwise), chosen by the loader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingestion.storage import LocalObjectStore, ObjectStore, open_store
+from listener.config import ListenerConfig
+from listener.dispatcher import Dispatcher, Loader
+from listener.dlq import DeadLetterSink, open_dead_letters
+from listener.metrics import ListenerMetrics
+from listener.service import Listener
+from listener.sources import EventSource
+
+
+def open_source_store(config: ListenerConfig) -> ObjectStore:
+    if config.source == "local":
+        config.settings.landing_dir.mkdir(parents=True, exist_ok=True)
+        return LocalObjectStore(config.settings.landing_dir)
+    return open_store(config.settings)
+
+
+def open_loader(config: ListenerConfig, store: ObjectStore) -> Loader:
+    from ingestion.loader import BronzeLoader  # imported late: unit tests run without the ingestion stack
+
+    return BronzeLoader(config.settings, store=store)
+
+
+def open_event_source(config: ListenerConfig) -> EventSource:
+    if config.source == "local":
+        from listener.sources.local import LocalSource
+
+        return LocalSource(config)
+    from listener.sources.kafka import KafkaSource
+
+    return KafkaSource(config)
+
+
+@dataclass
+class Parts:
+    """The pieces a listener or a reconcile run is made of; ``close()`` releases them."""
+
+    config: ListenerConfig
+    store: ObjectStore
+    loader: Loader
+    dead_letters: DeadLetterSink
+    metrics: ListenerMetrics
+    dispatcher: Dispatcher
+
+    def close(self) -> None:
+        self.dead_letters.close()
+        close = getattr(self.loader, "close", None)
+        if callable(close):
+            close()
+
+
+def build_parts(
+    config: ListenerConfig,
+    *,
+    origin: str | None = None,
+    loader: Loader | None = None,
+    store: ObjectStore | None = None,
+    dead_letters: DeadLetterSink | None = None,
+    metrics: ListenerMetrics | None = None,
+    listener_id: str = "",
+) -> Parts:
+    """Everything but the event source; the arguments let tests put in fakes."""
+    store = store if store is not None else open_source_store(config)
+    loader = loader if loader is not None else open_loader(config, store)
+    if dead_letters is None:
+        path = Path(config.dead_letter_path)
+        dead_letters = open_dead_letters(config.settings, use_kafka=config.source == "kafka", path=path, client_id=config.client_id)
+    metrics = metrics if metrics is not None else ListenerMetrics()
+    dispatcher = Dispatcher(
+        loader, store, dead_letters, metrics, bucket=config.settings.bucket, origin=origin or config.source, listener_id=listener_id
+    )
+    return Parts(config, store, loader, dead_letters, metrics, dispatcher)
+
+
+def build_listener(config: ListenerConfig, *, source: EventSource | None = None, **fakes: object) -> tuple[Listener, Parts]:
+    """A ready-to-run listener and its parts (close the parts after ``run()`` returns)."""
+    source = source if source is not None else open_event_source(config)
+    listener_id = str(getattr(source, "client_id", config.client_id))
+    parts = build_parts(config, listener_id=listener_id, **fakes)  # type: ignore[arg-type]
+    listener = Listener(config, source, parts.dispatcher, parts.loader, parts.store, parts.metrics)
+    return listener, parts

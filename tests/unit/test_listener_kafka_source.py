@@ -1,0 +1,115 @@
+"""The Kafka source's bookkeeping: typed deliveries, commits of loaded offsets only, rebalance epochs."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+from kafka import OffsetAndMetadata, TopicPartition
+from kafka.errors import CommitFailedError, KafkaTimeoutError
+
+from lakehouse.settings import Settings
+from listener.config import ListenerConfig
+from listener.sources.kafka import KafkaSource, Token, decode
+
+TP0, TP1 = TopicPartition("minio-events", 0), TopicPartition("minio-events", 1)
+
+
+class FakeConsumer:
+    def __init__(self, batches: dict | None = None, fail: list | None = None) -> None:
+        self.batches = batches or {}
+        self.fail = list(fail or [])
+        self.commits: list[dict] = []
+        self.closed = False
+
+    def poll(self, timeout_ms: int) -> dict:
+        batches, self.batches = self.batches, {}
+        return batches
+
+    def commit(self, offsets: dict, timeout_ms: int) -> None:
+        if self.fail:
+            raise self.fail.pop(0)
+        self.commits.append({tp: o.offset for tp, o in offsets.items()})
+
+    def assignment(self) -> set:
+        return {TP0, TP1}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return 10
+
+    def close(self, autocommit: bool, timeout_ms: int) -> None:
+        self.closed = True
+
+
+def message(offset: int, *keys: str) -> SimpleNamespace:
+    records = [{"eventName": "s3:ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": k, "size": 1}}} for k in keys]
+    return SimpleNamespace(offset=offset, value=json.dumps({"Records": records}).encode(), timestamp=1_700_000_000_000 + offset)
+
+
+def source_with(consumer: FakeConsumer) -> KafkaSource:
+    source = KafkaSource(ListenerConfig(settings=Settings(mode="native")))
+    source.consumer = consumer  # type: ignore[assignment]
+    return source
+
+
+def test_decode_splits_created_records_from_others_and_reports_garbage() -> None:
+    events, others, error = decode(json.dumps({"Records": [
+        {"eventName": "s3:ObjectCreated:Copy", "s3": {"bucket": {"name": "b"}, "object": {"key": "raw%2Fa+b.csv"}}},
+        {"eventName": "s3:ObjectRemoved:Delete", "s3": {"object": {"key": "x"}}},
+    ]}).encode())
+    assert [e.key for e in events] == ["raw/a b.csv"] and others == 1 and error is None
+    assert decode(b"{{{")[2] is not None
+
+
+def test_each_message_is_one_delivery_with_all_its_records() -> None:
+    source = source_with(FakeConsumer({TP0: [message(4, "raw%2Fa.csv", "raw%2Fb.csv")], TP1: [message(7, "raw%2Fc.csv")]}))
+    got = source.poll(0.1)
+    assert [(len(d.events), d.token.offset) for d in got] == [(2, 4), (1, 7)]
+    assert got[0].published_at == 1_700_000_000.004
+    assert source.lag() == {"minio-events-0": 5, "minio-events-1": 2}
+
+
+def test_commit_acknowledges_the_next_offset_per_partition() -> None:
+    consumer = FakeConsumer()
+    source = source_with(consumer)
+    source.commit([Token(0, TP0, 4), Token(0, TP0, 5), Token(0, TP1, 7)])
+    assert consumer.commits == [{TP0: 6, TP1: 8}]
+
+
+def test_deliveries_from_before_a_rebalance_are_invalid_and_never_committed() -> None:
+    consumer = FakeConsumer()
+    source = source_with(consumer)
+    old = Token(0, TP0, 4)
+    source.new_epoch()
+    assert not source.valid(old)
+    source.commit([old, Token(1, TP1, 2)])
+    assert consumer.commits == [{TP1: 3}]
+
+
+def test_a_commit_that_times_out_is_kept_and_sent_with_the_next_one() -> None:
+    consumer = FakeConsumer(fail=[KafkaTimeoutError("broker down")])
+    source = source_with(consumer)
+    source.commit([Token(0, TP0, 4)])
+    assert consumer.commits == [] and source.pending_commits == 1
+    source.commit([Token(0, TP1, 1)])
+    assert consumer.commits == [{TP0: 5, TP1: 2}]
+    assert source.pending_commits == 0
+
+
+def test_a_commit_rejected_by_a_rebalance_is_dropped() -> None:
+    consumer = FakeConsumer(fail=[CommitFailedError("generation moved on")])
+    source = source_with(consumer)
+    source.commit([Token(0, TP0, 4)])
+    assert source.pending_commits == 0
+
+
+def test_close_flushes_pending_commits_then_closes_the_consumer() -> None:
+    consumer = FakeConsumer(fail=[KafkaTimeoutError("blip")])
+    source = source_with(consumer)
+    source.commit([Token(0, TP0, 4)])
+    source.close()
+    assert consumer.commits == [{TP0: 5}] and consumer.closed and source.consumer is None
+
+
+def test_offset_and_metadata_is_what_kafka_python_expects() -> None:
+    assert OffsetAndMetadata(5, "", -1).offset == 5

@@ -1,0 +1,199 @@
+"""The listener loop: micro-batches, acknowledges only loaded work, retries what is transient."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import deque
+from dataclasses import replace
+
+import pytest
+
+from lakehouse.errors import PermanentError, RetryableError
+from lakehouse.settings import Settings
+from listener.app import build_listener
+from listener.config import ListenerConfig
+from listener.service import Listener
+from listener.sources import Delivery
+from listener.testing import FakeLoader, MemoryDeadLetters, MemoryStore, ScriptedSource, deliveries, notification
+
+BUCKET = "lakehouse"
+SALES = "raw/ecoride/sales/"
+
+
+def config(**overrides: object) -> ListenerConfig:
+    base = ListenerConfig(settings=Settings(bucket=BUCKET), max_batch_wait_s=0, retry_initial_s=0.001, retry_max_s=0.002, metrics_enabled=False)
+    return replace(base, **overrides)
+
+
+def run(polls: list[list[Delivery]], objects: dict[str, bytes] | None = None, loader: FakeLoader | None = None, **overrides: object):  # noqa: ANN201
+    """Run a listener over scripted polls until they are exhausted; return (listener, source, loader, dlq)."""
+    source = ScriptedSource(polls=deque(polls))
+    loader = loader or FakeLoader()
+    dlq = MemoryDeadLetters()
+    listener, _ = build_listener(config(**overrides), source=source, loader=loader, store=MemoryStore(objects or {}), dead_letters=dlq)
+    source.on_empty = listener.stop
+    listener.run()
+    return listener, source, loader, dlq
+
+
+def files(n: int, prefix: str = SALES) -> dict[str, bytes]:
+    return {f"{prefix}f{i:03d}.csv": b"row\n" for i in range(n)}
+
+
+def events_for(objects: dict[str, bytes]) -> list:
+    return [notification(BUCKET, k, size=len(v)) for k, v in objects.items()]
+
+
+def test_the_events_of_one_poll_load_as_one_batch_and_are_acknowledged_only_afterwards() -> None:
+    objects = files(3)
+    source_commits_at_load: list[int] = []
+    source = ScriptedSource(polls=deque([deliveries(*events_for(objects))]))
+    loader = FakeLoader()
+    loader.on_load = lambda objs: source_commits_at_load.append(len(source.committed))
+    listener, _ = build_listener(config(), source=source, loader=loader, store=MemoryStore(objects), dead_letters=MemoryDeadLetters())
+    source.on_empty = listener.stop
+    listener.run()
+    assert loader.calls == [sorted(objects)]
+    assert source_commits_at_load == [0]
+    assert source.committed == [0, 1, 2]
+    assert source.closed
+
+
+def test_batches_are_bounded_by_file_count() -> None:
+    objects = files(5)
+    _, source, loader, _ = run([deliveries(*events_for(objects))], objects, max_batch_files=2)
+    assert [len(c) for c in loader.calls] == [2, 2, 1]
+    assert source.committed == [0, 1, 2, 3, 4]
+
+
+def test_batches_are_bounded_by_bytes() -> None:
+    objects = {f"{SALES}big{i}.csv": b"r\n" * 5 for i in range(3)}
+    _, _, loader, _ = run([deliveries(*events_for(objects))], objects, max_batch_bytes=15)
+    assert [len(c) for c in loader.calls] == [1, 1, 1]
+
+
+def test_a_batch_lingers_for_more_events_up_to_its_time_bound() -> None:
+    objects = files(2)
+    first, second = events_for(objects)
+    _, source, loader, _ = run([deliveries(first), deliveries(second, start=1)], objects, max_batch_wait_s=30)
+    assert loader.calls == [sorted(objects)]  # one batch, flushed by the stop, not two
+    assert source.committed == [0, 1]
+
+
+def test_events_for_other_buckets_and_outside_raw_are_counted_and_acknowledged_without_loading() -> None:
+    polls = [deliveries(notification("other", f"{SALES}a.csv"), notification(BUCKET, "quarantine/x.csv"))]
+    listener, source, loader, _ = run(polls)
+    assert loader.calls == []
+    assert source.committed == [0, 1]
+    assert listener.metrics.value("lakehouse_listener_events_ignored_total", reason="other_bucket") == 1
+    assert listener.metrics.value("lakehouse_listener_events_ignored_total", reason="outside_raw") == 1
+
+
+def test_a_transient_failure_retries_the_same_batch_and_acknowledges_once_it_loads() -> None:
+    objects = files(2)
+    loader = FakeLoader()
+    loader.failures.extend([RetryableError("catalog down"), RetryableError("still down")])
+    listener, source, loader, dlq = run([deliveries(*events_for(objects))], objects, loader=loader)
+    assert loader.calls == [sorted(objects)] * 3
+    assert source.commits == [[0, 1]]
+    assert dlq.letters == [] and loader.quarantined == []
+    assert listener.metrics.value("lakehouse_listener_failures_total", reason="transient") == 2
+
+
+def test_stopping_while_retrying_acknowledges_nothing() -> None:
+    objects = files(1)
+    source = ScriptedSource(polls=deque([deliveries(*events_for(objects))]))
+    loader = FakeLoader()
+    loader.failures.extend([RetryableError("down")] * 100)
+    listener, _ = build_listener(config(), source=source, loader=loader, store=MemoryStore(objects), dead_letters=MemoryDeadLetters())
+    loader.on_load = lambda objs: listener.stop() if len(loader.calls) >= 3 else None
+    listener.run()
+    assert len(loader.calls) == 3
+    assert source.commits == []
+
+
+def test_deliveries_taken_back_by_a_rebalance_are_neither_loaded_nor_acknowledged() -> None:
+    objects = files(2)
+    source = ScriptedSource(polls=deque([deliveries(*events_for(objects))]), invalid={1})
+    loader = FakeLoader()
+    listener, _ = build_listener(config(), source=source, loader=loader, store=MemoryStore(objects), dead_letters=MemoryDeadLetters())
+    source.on_empty = listener.stop
+    listener.run()
+    assert loader.calls == [[f"{SALES}f000.csv"]]
+    assert source.committed == [0]
+
+
+def test_a_batch_that_keeps_failing_unexpectedly_is_loaded_file_by_file_and_acknowledged() -> None:
+    objects = files(2)
+    loader = FakeLoader()
+    loader.failures.extend([ValueError("bug"), ValueError("bug")])
+    listener, source, loader, _ = run([deliveries(*events_for(objects))], objects, loader=loader, max_unexpected_failures=2)
+    assert [len(c) for c in loader.calls] == [2, 2, 1, 1]
+    assert source.committed == [0, 1]
+    assert sorted(loader.rows["ecoride_sales"]) == sorted(objects)
+
+
+def test_a_permanent_failure_of_a_whole_batch_goes_file_by_file_at_once() -> None:
+    objects = files(2)
+    loader = FakeLoader()
+    loader.failures.append(PermanentError("whole batch refused", reason="schema"))
+    _, source, loader, _ = run([deliveries(*events_for(objects))], objects, loader=loader)
+    assert [len(c) for c in loader.calls] == [2, 1, 1]
+    assert source.committed == [0, 1]
+
+
+def test_start_up_reconcile_loads_what_the_ledger_lacks_except_files_the_source_holds() -> None:
+    objects = files(3)
+    source = ScriptedSource(held={f"{SALES}f001.csv"})
+    loader = FakeLoader()
+    store = MemoryStore(objects)
+    listener, _ = build_listener(config(replay_on_start=True), source=source, loader=loader, store=store, dead_letters=MemoryDeadLetters())
+    source.on_empty = listener.stop
+    listener.run()
+    assert loader.calls == [[f"{SALES}f000.csv", f"{SALES}f002.csv"]]
+
+
+def test_metrics_and_healthz_are_served_while_running() -> None:
+    seen: dict[str, object] = {}
+    source = ScriptedSource()
+    listener, _ = build_listener(
+        config(metrics_enabled=True, metrics_port=0), source=source, loader=FakeLoader(), store=MemoryStore(), dead_letters=MemoryDeadLetters()
+    )
+
+    def probe() -> None:
+        seen["polls"] = int(seen.get("polls", 0)) + 1  # type: ignore[call-overload]
+        if seen["polls"] < 2:
+            return  # the first poll has not yet set the gauges
+        base = f"http://127.0.0.1:{listener.metrics_server.port}"
+        seen["metrics"] = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
+            seen["health"] = (response.status, json.loads(response.read()))
+        listener.stop()
+
+    source.on_empty = probe
+    listener.run()
+    assert "lakehouse_listener_batch_duration_seconds_bucket" in seen["metrics"]
+    assert 'lakehouse_listener_consumer_lag{partition="p0"} 0.0' in seen["metrics"]
+    status, body = seen["health"]
+    assert status == 200 and body["status"] == "ok" and body["state"] == "running" and body["source"] == "scripted"
+    assert listener.health()[0] is False  # stopped
+
+
+def test_two_listeners_in_one_process_have_separate_registries() -> None:
+    a = build_listener(config(), source=ScriptedSource(), loader=FakeLoader(), store=MemoryStore(), dead_letters=MemoryDeadLetters())[0]
+    b = build_listener(config(), source=ScriptedSource(), loader=FakeLoader(), store=MemoryStore(), dead_letters=MemoryDeadLetters())[0]
+    assert isinstance(a, Listener) and a.metrics.registry is not b.metrics.registry
+
+
+@pytest.mark.parametrize("failures", [0, 1])
+def test_dead_letters_refused_by_the_broker_hold_the_batch_back(failures: int) -> None:
+    objects = {f"{SALES}bad.csv": b"BAD"}
+    source = ScriptedSource(polls=deque([deliveries(*events_for(objects))]))
+    dlq = MemoryDeadLetters()
+    dlq.failures.extend([RetryableError("broker down")] * failures)
+    listener, _ = build_listener(config(), source=source, loader=FakeLoader(), store=MemoryStore(objects), dead_letters=dlq)
+    source.on_empty = listener.stop
+    listener.run()
+    assert [dl.reason for dl in dlq.letters] == ["parse_error"]
+    assert source.commits == [[0]]
