@@ -60,12 +60,13 @@ def _partitions(metadata: TableMetadata, table: pa.Table) -> Iterator[tuple[Part
     for unique in keyed.select(names).group_by(names).aggregate([]).to_pylist():
         conditions = [pc.field(n) == unique[n] if unique[n] is not None else pc.field(n).is_null() for n in names]
         part = keyed.filter(functools.reduce(operator.and_, conditions)).drop_columns(names)
+        # No combine_chunks() here (pyiceberg does one): it would copy the batch a second time.
         key = PartitionKey(
             field_values=[PartitionFieldValue(field=f, value=unique[n]) for f, n in zip(fields, names)],
             partition_spec=spec,
             schema=schema,
         )
-        yield key, part.combine_chunks()
+        yield key, part
 
 
 def write_data_files(metadata: TableMetadata, io: FileIO, table: pa.Table, write_uuid: uuid.UUID,

@@ -167,41 +167,48 @@ class BronzeLoader:
         table = open_table(self.catalog, spec, self.settings.bronze_namespace)
         already = ledger.loaded(table, ((o.key, o.etag) for _, o in items))
         group = GroupWrite(table, spec)
-        ingested_at = datetime.now(timezone.utc)
         done: dict[int, FileOutcome] = {}
-        loaded: dict[int, tuple[SourceObject, int, float]] = {}
-        seen: set[tuple[str, str]] = set()
         try:
-            for index, obj in items:
-                started = time.monotonic()
-                if (obj.key, obj.etag) in already or (obj.key, obj.etag) in seen:
-                    done[index] = self._outcome(spec, obj, "duplicate", 0, _millis(started))
-                    continue
-                seen.add((obj.key, obj.etag))
-                schema_before = group.schema_id
-                try:
-                    rows = group.add_file(FileReader(spec, obj, ingested_at))
-                except PermanentError as error:
-                    settled[index] = self._quarantine(obj, error, spec, started)
-                    if group.schema_id != schema_before:
-                        raise _Restart() from error
-                    continue
-                loaded[index] = (obj, rows, _millis(started))
+            staged = self._stage(spec, group, items, already, done, settled)
         except BaseException:
             group.discard()  # nothing was committed: the written data files are orphans
             raise
         commit_started = time.monotonic()
-        if loaded or group.schema_id != table.metadata.current_schema_id:
+        if staged or group.schema_id != table.metadata.current_schema_id:
             try:
-                group.commit(len(loaded))
+                group.commit(len(staged))
             except CommitFailedException:
                 group.discard()  # certainly not committed; any other error may have landed
                 raise
         commit_millis = _millis(commit_started)
-        for index, (obj, rows, millis) in loaded.items():
+        for index, (obj, rows, millis) in staged.items():
             # A file's time is its own parse and write plus the commit it waited for.
             done[index] = self._outcome(spec, obj, "loaded", rows, millis + commit_millis)
         return done
+
+    def _stage(self, spec: DatasetSpec, group: GroupWrite, items: list[tuple[int, SourceObject]],
+               already: set[tuple[str, str]], done: dict[int, FileOutcome],
+               settled: dict[int, FileOutcome]) -> dict[int, tuple[SourceObject, int, float]]:
+        """Write the new files of a group into its transaction; record duplicates and quarantines."""
+        ingested_at = datetime.now(timezone.utc)
+        staged: dict[int, tuple[SourceObject, int, float]] = {}
+        seen: set[tuple[str, str]] = set()
+        for index, obj in items:
+            started = time.monotonic()
+            if (obj.key, obj.etag) in already or (obj.key, obj.etag) in seen:
+                done[index] = self._outcome(spec, obj, "duplicate", 0, _millis(started))
+                continue
+            seen.add((obj.key, obj.etag))
+            schema_before = group.schema_id
+            try:
+                rows = group.add_file(FileReader(spec, obj, ingested_at))
+            except PermanentError as error:
+                settled[index] = self._quarantine(obj, error, spec, started)
+                if group.schema_id != schema_before:
+                    raise _Restart() from error
+                continue
+            staged[index] = (obj, rows, _millis(started))
+        return staged
 
     def _outcome(self, spec: DatasetSpec | None, obj: SourceObject, outcome: str, rows: int, millis: float,
                  error: PermanentError | None = None) -> FileOutcome:

@@ -32,6 +32,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import In
@@ -217,7 +218,7 @@ def _append(spark: SparkSession, settings: Settings, spec: DatasetSpec, table: T
          .append())
 
 
-def _lineage_rows(table: Table, files: list[SourceObject]):  # noqa: ANN202 - pa.Table
+def _lineage_rows(table: Table, files: list[SourceObject]) -> pa.Table:
     keys = {o.key for o in files}
     return table.scan(row_filter=In(SOURCE_KEY, keys), selected_fields=(SOURCE_KEY, SOURCE_ETAG, INGESTED_AT)).to_arrow()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -28,6 +29,7 @@ from pyiceberg.types import (
     IntegerType,
     ListType,
     LongType,
+    NestedField,
     StringType,
     StructType,
     TimestampType,
@@ -147,8 +149,6 @@ def probe_task(settings: Settings, spec_name: str, schema_json: str, ingested_at
 
 def _probe(settings: Settings, spec_name: str, schema_json: str, ingested_at: datetime, key: str,
            etag: str) -> dict[str, object]:
-    import traceback
-
     spec = SPECS_BY_NAME[spec_name]
     local = [Schema.model_validate_json(schema_json)]
     report: dict[str, object] = {"key": key, "etag": etag, "rows": 0, "new_columns": [], "reason": None,
@@ -170,8 +170,6 @@ def _probe(settings: Settings, spec_name: str, schema_json: str, ingested_at: da
 
 def _widen(local: list[Schema], names: list[str]) -> Schema:
     """The probe's stand-in for schema evolution: append string columns to a local copy."""
-    from pyiceberg.types import NestedField
-
     schema = local[0]
     last = schema.highest_field_id
     extra = [NestedField(last + i + 1, n, StringType(), required=False) for i, n in enumerate(names)]
@@ -196,8 +194,8 @@ def write_task(settings: Settings, spec_name: str, schema_json: str, ingested_at
         for key, etag in files:
             try:
                 source = _source(settings, key, etag)
-            except ChangedSinceListing:
-                continue  # not in the ledger afterwards: the next run or its event loads it
+            except (ChangedSinceListing, PermanentError):
+                continue  # replaced or deleted since the probe: not in the ledger, so not lost
             for batch in FileReader(spec, source, ingested_at).batches(schema, _no_new_columns(key)):
                 names = batch.schema.names
                 for record in batch.to_pylist():

@@ -90,6 +90,25 @@ def _land(store: ObjectStore, csv: Path) -> SourceObject:
     return store.stat(KEY)
 
 
+def _cleanup(settings: Settings, store: ObjectStore) -> None:
+    """Remove what the run wrote: a GB of Parquet should not outlive a benchmark."""
+    if isinstance(store, LocalObjectStore):
+        shutil.rmtree(settings.state_dir, ignore_errors=True)
+        return
+    from ingestion.catalog import open_catalog
+
+    catalog = open_catalog(settings)
+    table = catalog.load_table((settings.bronze_namespace, "ecoride_sales"))
+    for path in table.inspect.files().column("file_path").to_pylist():
+        table.io.delete(path)
+    catalog.drop_table((settings.bronze_namespace, "ecoride_sales"))
+    catalog.drop_namespace(settings.bronze_namespace)
+    client = store.client  # type: ignore[attr-defined]
+    for obj in client.list_objects(settings.bucket, recursive=True):
+        client.remove_object(settings.bucket, obj.object_name)
+    client.remove_bucket(settings.bucket)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.bench_bronze_csv", description=__doc__.splitlines()[0])
     parser.add_argument("--gb", type=float, default=1.0, help="minimum CSV size in GB (default 1)")
@@ -104,9 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     started = time.perf_counter()
-    (outcome,) = BronzeLoader(settings, store=store).load([obj])
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    try:
+        (outcome,) = BronzeLoader(settings, store=store).load([obj])
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    finally:
+        _cleanup(settings, store)
 
     result = {
         "backend": args.backend, "outcome": outcome.outcome, "rows": outcome.rows, "bytes": obj.size,
