@@ -103,8 +103,14 @@ class KafkaSource:
                 request_timeout_ms=max(30_000, self.config.session_timeout_ms + 5000),
                 reconnect_backoff_max_ms=5_000,
             )
+            # Know the partitions before joining: a group leader without the topic's
+            # metadata assigns nothing and only notices at the next metadata refresh.
+            if not self.consumer.partitions_for_topic(s.events_topic):
+                self.close()
+                raise RetryableError(f"topic {s.events_topic} does not exist yet (`lakehouse services up` creates it)")
             self.consumer.subscribe([s.events_topic], listener=_Rebalance(self))
         except KafkaError as exc:
+            self.close()
             raise RetryableError(f"Kafka at {s.kafka_bootstrap} is unreachable: {exc}") from exc
         log.info("consuming %s as group %s (client %s)", s.events_topic, s.consumer_group, self.client_id)
 

@@ -166,7 +166,8 @@ def test_metrics_and_healthz_are_served_while_running() -> None:
         if seen["polls"] < 2:
             return  # the first poll has not yet set the gauges
         base = f"http://127.0.0.1:{listener.metrics_server.port}"
-        seen["metrics"] = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+            seen["metrics"] = response.read().decode()
         with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
             seen["health"] = (response.status, json.loads(response.read()))
         listener.stop()

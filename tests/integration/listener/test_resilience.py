@@ -18,6 +18,7 @@ from tests.integration.listener.conftest import (
     Bronze,
     ListenerProcess,
     put,
+    refused_connections_collected,
     running_listener,
     sales_csv,
     wait_for,
@@ -111,7 +112,7 @@ def test_stopping_the_broker_during_uploads_loses_nothing(
     listener_settings: Settings, s3: Minio, bronze: Bronze, service_manager: ServiceManager
 ) -> None:
     before, during = burst("outage", 5), burst("outage", 20, first=5)
-    with running_listener(listener_settings, retry_max_s=2.0) as listener:
+    with refused_connections_collected(), running_listener(listener_settings, retry_max_s=2.0) as listener:
         wait_for_partitions(listener)
         upload(s3, listener_settings, before)
         wait_for("the files before the outage", lambda: len(bronze.rows_per_key("ecoride_sales")) == 5)
