@@ -213,7 +213,8 @@ class BronzeLoader:
     def _outcome(self, spec: DatasetSpec | None, obj: SourceObject, outcome: str, rows: int, millis: float,
                  error: PermanentError | None = None) -> FileOutcome:
         table = self.qualified(spec) if spec is not None else None
-        log.info("bronze key=%s table=%s rows=%d ms=%.1f outcome=%s%s", obj.key, table, rows, millis, outcome,
+        # DEBUG: the listener and the bulk CLIs log the one INFO line per file.
+        log.debug("bronze key=%s table=%s rows=%d ms=%.1f outcome=%s%s", obj.key, table, rows, millis, outcome,
                  f" reason={error.reason}" if error else "",
                  extra={"key": obj.key, "table": table, "rows": rows, "ms": round(millis, 1), "outcome": outcome})
         return FileOutcome(obj.key, obj.etag, table, outcome, rows, millis, error)

@@ -18,7 +18,7 @@ import logging
 import uuid
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError
+from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, TableAlreadyExistsError
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -51,22 +51,54 @@ TABLE_PROPERTIES = {
 
 
 def open_table(catalog: Catalog, spec: DatasetSpec, namespace: str) -> Table:
-    """Load the spec's table, creating namespace and table if absent (race-safe)."""
+    """Load the spec's table, creating namespace and table if absent (race-safe).
+
+    A new table is created WITH an empty first snapshot, in one catalog call.
+    Nessie 0.99 does not detect a conflict between two concurrent *first*
+    appends to a table (projectnessie/nessie#10062): one silently replaces the
+    other and its files vanish from bronze although the ledger said "loaded".
+    Once a snapshot exists, every append names its parent and a concurrent
+    writer gets a conflict, which BronzeLoader handles by re-checking the ledger.
+    """
     ensure_nessie_compatible(catalog)  # schema evolution below and in the caller's transaction
     try:
         catalog.create_namespace(namespace)
     except NamespaceAlreadyExistsError:
         pass
-    table = catalog.create_table_if_not_exists(
-        spec.identifier(namespace),
-        schema=spec.schema,
-        partition_spec=spec.partition_spec(),
-        properties=TABLE_PROPERTIES | {"lakehouse.dataset": spec.name},
-    )
+    identifier = spec.identifier(namespace)
+    try:
+        if catalog.table_exists(identifier):
+            raise TableAlreadyExistsError(identifier)
+        with catalog.create_table_transaction(
+            identifier,
+            schema=spec.schema,
+            partition_spec=spec.partition_spec(),
+            properties=TABLE_PROPERTIES | {"lakehouse.dataset": spec.name},
+        ) as txn:
+            with txn.update_snapshot().fast_append():
+                pass  # the empty first snapshot (see docstring)
+    except (TableAlreadyExistsError, CommitFailedException):
+        pass  # it exists, or a concurrent creator won the race: load theirs
+    table = catalog.load_table(identifier)
+    if table.current_snapshot() is None:  # created by another tool or an older version
+        with table.transaction() as txn:
+            with txn.update_snapshot().fast_append():
+                pass
+        table = catalog.load_table(identifier)
     missing = {k: v for k, v in TABLE_PROPERTIES.items() if table.properties.get(k) != v}
     if missing:  # a table created by another tool: make it safe for the ledger first
         table = table.transaction().set_properties(missing).commit_transaction()
     return table
+
+
+def data_commits(table: Table) -> int:
+    """Commits that added data since the table was created (its empty first snapshot excluded).
+
+    Counted by sequence number, not ``len(table.snapshots())``: Nessie's Iceberg
+    REST returns only the current snapshot (projectnessie/nessie#10033), and a v2
+    table's sequence number goes up by one per snapshot in every catalog.
+    """
+    return max(0, int(table.metadata.last_sequence_number) - 1)
 
 
 class GroupWrite:

@@ -9,6 +9,7 @@ Kafka.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import signal
@@ -128,6 +129,7 @@ def listen_command(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "log_json", False):
         use_json_logs()
     config = config_from_args(args, settings)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack to stderr
     listener, parts = build_listener(config)
     log.info(
         "listener: source=%s bucket=%s namespace=%s mode=%s batch<=%d files/%gs",
@@ -197,7 +199,9 @@ def register(subcommands: dict[str, tuple[str, Callable[[argparse.ArgumentParser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m listener [listen flags]``: the listener as a service."""
+    """``python -m listener [-v] [listen flags]``: the listener as a service."""
     from lakehouse.cli import main as lakehouse_main
 
-    return lakehouse_main(["listen", *(sys.argv[1:] if argv is None else argv)])
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = [a for a in args if a in ("-v", "--verbose")]
+    return lakehouse_main([*verbose, "listen", *(a for a in args if a not in verbose)])

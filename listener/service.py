@@ -128,8 +128,12 @@ class Listener:
             log.info("listener stopped: %d batches, files %s, %d rows", self.totals.batches, self.totals.files, self.totals.rows)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
+        """``(ok, body)`` for /healthz: not ok once stopped, or when the loop stopped polling
+        for ``STALL_AFTER_S`` outside a load. A long load stays ok (a liveness probe must
+        not kill a listener busy with a big file); ``seconds_since_heartbeat`` shows it."""
         age = time.monotonic() - self._heartbeat
-        ok = self.state in ("starting", "running", "retrying", "reconciling", "draining") and age < STALL_AFTER_S
+        alive = self.state in ("starting", "running", "loading", "retrying", "reconciling", "draining")
+        ok = alive and (age < STALL_AFTER_S or self.state in ("loading", "reconciling"))
         body = {
             "status": "ok" if ok else "unhealthy",
             "state": self.state,
@@ -198,7 +202,12 @@ class Listener:
         events = [e for b in batch for e in b.events]
         unreadable = [b.delivery for b in batch if b.delivery.error]
         if events or unreadable:
-            report = self._load(events, unreadable)
+            log.debug("batch: %d files from %d deliveries", len(events), len(batch))
+            previous, self.state = self.state, "loading"
+            try:
+                report = self._load(events, unreadable)
+            finally:
+                self.state = previous
             if report is None:
                 return  # stopped while retrying: acknowledge nothing
             self.totals.add(report)

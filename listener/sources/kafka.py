@@ -1,15 +1,21 @@
 """MinIO notifications from Kafka / Redpanda, acknowledged only after they are loaded.
 
 The consumer never auto-commits. A delivery's token is ``(epoch, partition,
-offset)``; the epoch changes at every rebalance, because with Kafka's eager
-protocol every partition (even one handed straight back to us) restarts from
-its committed offset: anything polled before the rebalance and not yet
-committed will be delivered again, so the listener drops it instead of loading
-it twice.
+offset)``; the epoch changes at every rebalance, and after a rebalance every
+assigned partition is rewound to its committed offset before anything else is
+polled. So whatever was polled before the rebalance and not yet acknowledged is
+delivered again (to us or to the partition's new owner), and the listener drops
+the old deliveries instead of acknowledging them.
+
+The rewind is not optional: kafka-python 3 keeps the fetch position of a
+partition that stays assigned across a rebalance (``assign_from_subscribed``),
+so dropped deliveries would otherwise never come back and the next commit
+would skip them.
 
 kafka-python 3 runs the group protocol on its own IO thread and calls the
-rebalance listener there; blocking consumer calls (commit) are forbidden in it,
-so the listener only bumps the epoch, under a lock.
+rebalance listener there; blocking consumer calls (commit, committed) are
+forbidden in it, so the listener only bumps the epoch and asks for a rewind,
+which the loop thread performs in its next ``poll``.
 """
 
 from __future__ import annotations
@@ -55,13 +61,12 @@ class _Rebalance(ConsumerRebalanceListener):
         self.source = source
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        # Offsets we failed to commit are forgotten: the new owner redelivers
-        # those events and the ledger turns them into no-ops.
         self.source.new_epoch()
         log.info("partitions revoked: %s", _names(revoked))
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self.source.new_epoch()
+        # Rewind only now: blocking calls in the middle of the join derail it.
+        self.source.new_epoch(rewind=True)
         log.info("partitions assigned: %s", _names(assigned) or "none (more instances than partitions)")
 
 
@@ -84,6 +89,7 @@ class KafkaSource:
         self.consumer: KafkaConsumer | None = None
         self._lock = threading.Lock()  # the rebalance listener runs on kafka's IO thread
         self._epoch = 0
+        self._rewind_needed = False
         self._uncommitted: dict[TopicPartition, int] = {}
         self._positions: dict[TopicPartition, int] = {}
         self.client_id = f"{config.client_id}-{socket.gethostname()}-{os.getpid()}"
@@ -114,21 +120,28 @@ class KafkaSource:
             raise RetryableError(f"Kafka at {s.kafka_bootstrap} is unreachable: {exc}") from exc
         log.info("consuming %s as group %s (client %s)", s.events_topic, s.consumer_group, self.client_id)
 
-    def new_epoch(self) -> None:
+    def new_epoch(self, *, rewind: bool = False) -> None:
+        """Called at every rebalance: old deliveries become invalid; after an assignment,
+        the next poll first rewinds to the committed offsets."""
         with self._lock:
             self._epoch += 1
-            self._positions.clear()
-            self._uncommitted.clear()
+            self._rewind_needed = self._rewind_needed or rewind
 
     def poll(self, timeout_s: float) -> list[Delivery]:
         assert self.consumer is not None, "start() first"
+        epoch = self._epoch
         try:
+            if self._rewind_needed:
+                self._rewind()
             batches = self.consumer.poll(timeout_ms=int(timeout_s * 1000))
+            if self._epoch != epoch:  # rebalanced during this poll: refetch after the rewind
+                if self._rewind_needed:
+                    self._rewind()
+                return []
         except KafkaError as exc:
             raise RetryableError(f"polling {self.settings.events_topic} failed: {exc}") from exc
         deliveries = []
         with self._lock:
-            epoch = self._epoch
             for tp, records in sorted(batches.items()):
                 if records:
                     self._positions[tp] = records[-1].offset + 1
@@ -139,6 +152,32 @@ class KafkaSource:
                 published = record.timestamp / 1000 if (record.timestamp or 0) > 0 else None
                 deliveries.append(Delivery(events, Token(epoch, tp, record.offset), others, error, payload, published))
         return deliveries
+
+    def _rewind(self) -> None:
+        """Restart every assigned partition from its committed offset (loop thread only)."""
+        assert self.consumer is not None
+        with self._lock:
+            self._rewind_needed = False  # a rebalance during the rewind sets it again
+            self._positions.clear()
+        self.flush_commits()  # what is loaded but unacknowledged: fewer no-op reloads
+        try:
+            for tp in sorted(self.consumer.assignment() or ()):
+                committed = self.consumer.committed(tp)
+                if committed is not None:
+                    self.consumer.seek(tp, committed)
+                elif self.config.auto_offset_reset == "earliest":
+                    self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek_to_end(tp)
+        except IllegalStateError:
+            with self._lock:
+                self._rewind_needed = True  # the assignment changed under us: again next poll
+            return
+        except KafkaError:
+            with self._lock:
+                self._rewind_needed = True
+            raise
+        log.info("rebalanced: unacknowledged events will be delivered again from the committed offsets")
 
     def valid(self, token: Any) -> bool:
         return bool(token.epoch == self._epoch)

@@ -4,8 +4,8 @@ A file is delivered once it is completely written. Each file has a writer state:
 
 * ``closed`` (a close-after-write or a rename into the tree was seen): ready when
   unchanged (size, mtime) for ``settle_s``;
-* ``writing`` (a second write event, or one after a close that changed the
-  size; no close since): waits for the close; only after
+* ``writing`` (a write event that changed the size; no close since): waits
+  for the close; only after
   ``STALE_WRITE_S`` unchanged is it taken as complete (a close event was lost);
 * ``unknown`` (created, or found in a folder that appeared before its watch
   existed, as with ``cp -r`` or ``mkdir -p && write``): ready when non-empty and
@@ -59,7 +59,7 @@ class _Candidate:
     state: str  # CLOSED | WRITING | UNKNOWN: what the events say about the writer
     changed: float  # monotonic time of the last event or observed change
     signature: tuple[int, int] | None = None  # (size, mtime_ns) at the last look
-    closed_size: int = -1  # size when the last close was seen
+    size: int = -1  # size at the last event
 
 
 def _size(path: Path) -> int:
@@ -126,31 +126,34 @@ class LocalSource:
         with self._changed:
             candidate = self._candidates.get(path)
             if candidate is None:
-                self._candidates[path] = _Candidate(state=state, changed=time.monotonic())
+                candidate = self._candidates[path] = _Candidate(state=state, changed=time.monotonic())
             else:
                 if not (state == UNKNOWN and candidate.state == WRITING):  # a late "created" says nothing new
                     candidate.state = state
                 candidate.changed = time.monotonic()
-            if state == CLOSED:
-                self._candidates[path].closed_size = _size(path)
+            candidate.size = _size(path)
             self._changed.notify_all()
 
     def written(self, path: Path) -> None:
-        """A "modified" event: a write, or only a metadata change (utime, chmod, ``cp -p``).
+        """A "modified" event: a write, or only a metadata change (utime, chmod; ``cp -a``
+        and ``shutil.copytree`` set times after the copy).
 
-        Watchdog reports both alike. A file we were not tracking becomes
-        ``unknown`` (a real write is followed by a close that settles it); a
-        closed file whose size did not change stays closed.
+        Watchdog reports both alike, so the size decides: unchanged since the
+        last event means metadata only (the state stays); changed means a write.
+        A file we were not tracking becomes ``unknown``: a real write is followed
+        by a close that settles it.
         """
         if is_temporary(path) or not self._inside(path):
             return
         with self._changed:
+            size = _size(path)
             candidate = self._candidates.get(path)
             if candidate is None:
-                self._candidates[path] = _Candidate(state=UNKNOWN, changed=time.monotonic())
+                self._candidates[path] = _Candidate(state=UNKNOWN, changed=time.monotonic(), size=size)
             else:
-                if not (candidate.state == CLOSED and _size(path) == candidate.closed_size):
+                if size != candidate.size:
                     candidate.state = WRITING
+                candidate.size = size
                 candidate.changed = time.monotonic()
             self._changed.notify_all()
 

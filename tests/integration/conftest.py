@@ -71,3 +71,25 @@ def isolated_settings(services: ServiceManager, native_settings: Settings, uniqu
     )
     MinioService(settings).configure()
     yield settings
+    _drop_test_data(settings)
+
+
+def _drop_test_data(settings: Settings) -> None:
+    """Remove the test's namespace and bucket so repeated runs do not pile up data."""
+    from minio.deleteobjects import DeleteObject
+
+    from ingestion.catalog import open_catalog
+
+    try:
+        catalog = open_catalog(settings)
+        if catalog.namespace_exists(settings.bronze_namespace):
+            for identifier in catalog.list_tables(settings.bronze_namespace):
+                catalog.purge_table(identifier)
+            catalog.drop_namespace(settings.bronze_namespace)
+        client = minio_client(settings)
+        objects = (DeleteObject(o.object_name) for o in client.list_objects(settings.bucket, recursive=True))
+        for _ in client.remove_objects(settings.bucket, objects):
+            pass
+        client.remove_bucket(settings.bucket)
+    except Exception:  # noqa: BLE001 - best-effort cleanup; a service may be down on purpose
+        pass

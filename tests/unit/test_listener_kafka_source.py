@@ -20,11 +20,25 @@ class FakeConsumer:
         self.batches = batches or {}
         self.fail = list(fail or [])
         self.commits: list[dict] = []
+        self.committed_offsets: dict = {TP0: 3}
+        self.seeks: list[tuple] = []
         self.closed = False
+        self.during_poll = None  # e.g. a rebalance listener callback
 
     def poll(self, timeout_ms: int) -> dict:
+        if self.during_poll is not None:
+            self.during_poll()
         batches, self.batches = self.batches, {}
         return batches
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        return self.committed_offsets.get(tp)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    def seek_to_beginning(self, tp: TopicPartition) -> None:
+        self.seeks.append((tp, "beginning"))
 
     def commit(self, offsets: dict, timeout_ms: int) -> None:
         if self.fail:
@@ -84,6 +98,36 @@ def test_deliveries_from_before_a_rebalance_are_invalid_and_never_committed() ->
     assert not source.valid(old)
     source.commit([old, Token(1, TP1, 2)])
     assert consumer.commits == [{TP1: 3}]
+
+
+def test_a_rebalance_during_a_poll_rewinds_every_partition_to_its_committed_offset() -> None:
+    consumer = FakeConsumer({TP0: [message(9, "raw%2Fa.csv")]})
+    source = source_with(consumer)
+    consumer.during_poll = lambda: source.new_epoch(rewind=True)  # the assignment callback, inside poll
+    assert source.poll(0.1) == []  # what this poll fetched comes again from the committed offset
+    assert sorted(consumer.seeks) == [(TP0, 3), (TP1, "beginning")]
+    consumer.during_poll = None
+    consumer.batches = {TP0: [message(3, "raw%2Fa.csv")]}
+    assert [d.token.offset for d in source.poll(0.1)] == [3]
+
+
+def test_a_rebalance_while_a_batch_loads_invalidates_it_and_rewinds_at_the_next_poll() -> None:
+    consumer = FakeConsumer({TP0: [message(3, "raw%2Fa.csv")]})
+    source = source_with(consumer)
+    [delivery] = source.poll(0.1)
+    source.new_epoch(rewind=True)  # on kafka's IO thread, while the loop was loading
+    source.commit([delivery.token])
+    assert consumer.commits == [] and not source.valid(delivery.token)
+    source.poll(0.1)
+    assert (TP0, 3) in consumer.seeks
+
+
+def test_a_revocation_alone_invalidates_deliveries_but_waits_for_the_assignment_to_rewind() -> None:
+    consumer = FakeConsumer({TP0: [message(3, "raw%2Fa.csv")]})
+    source = source_with(consumer)
+    consumer.during_poll = source.new_epoch  # revoked: the join is still under way
+    assert source.poll(0.1) == []
+    assert consumer.seeks == []
 
 
 def test_a_commit_that_times_out_is_kept_and_sent_with_the_next_one() -> None:

@@ -198,3 +198,13 @@ def test_dead_letters_refused_by_the_broker_hold_the_batch_back(failures: int) -
     listener.run()
     assert [dl.reason for dl in dlq.letters] == ["parse_error"]
     assert source.commits == [[0]]
+
+
+def test_health_stays_ok_during_a_long_load_and_turns_unhealthy_when_the_loop_stalls() -> None:
+    listener, _ = build_listener(config(), source=ScriptedSource(), loader=FakeLoader(), store=MemoryStore(), dead_letters=MemoryDeadLetters())
+    listener.state = "loading"
+    listener._heartbeat -= 600  # noqa: SLF001 - simulating ten minutes without a poll
+    assert listener.health()[0] is True
+    listener.state = "running"
+    ok, body = listener.health()
+    assert ok is False and body["status"] == "unhealthy" and body["seconds_since_heartbeat"] >= 600

@@ -34,6 +34,7 @@ import pytest
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from minio import Minio
 
+from ingestion.writer import data_commits
 from ingestion.catalog import open_catalog
 from lakehouse.cli import mc_environment
 from lakehouse.services.artifacts import mc_binary
@@ -47,8 +48,10 @@ SAMPLE = PROJECT / "data" / "sample"
 
 
 # ---- waiting --------------------------------------------------------------------
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+def wait_for(
+    what: str, predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2, describe: Callable[[], Any] | None = None
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail with ``what`` (and ``describe()``) after ``timeout``."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -56,7 +59,8 @@ def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 30.0, int
         if last:
             return last
         time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    detail = describe() if describe is not None else last
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {detail!r})")
 
 
 # ---- Kafka ----------------------------------------------------------------------
@@ -141,9 +145,10 @@ class Bronze:
         data = t.scan(selected_fields=("_source_key", "_source_etag")).to_arrow()
         return Counter(zip(data.column("_source_key").to_pylist(), data.column("_source_etag").to_pylist()))
 
-    def snapshots(self, table: str) -> int:
+    def commits(self, table: str) -> int:
+        """Data commits ever made to ``table`` (see ingestion.writer.data_commits)."""
         t = self._table(table)
-        return 0 if t is None else len(t.metadata.snapshots)
+        return 0 if t is None else data_commits(t)
 
 
 # ---- files ----------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,6 @@ from tests.integration.listener.conftest import (
     running_listener,
     sales_csv,
     wait_for,
-    wait_for_partitions,
 )
 
 pytestmark = pytest.mark.integration
@@ -109,24 +107,55 @@ def test_two_instances_in_one_group_share_the_partitions_and_load_nothing_twice(
 
 
 def test_stopping_the_broker_during_uploads_loses_nothing(
-    listener_settings: Settings, s3: Minio, bronze: Bronze, service_manager: ServiceManager
+    listener_settings: Settings, s3: Minio, bronze: Bronze, service_manager: ServiceManager,
+    processes: Callable[..., ListenerProcess],
 ) -> None:
     before, during = burst("outage", 5), burst("outage", 20, first=5)
-    with refused_connections_collected(), running_listener(listener_settings, retry_max_s=2.0) as listener:
-        wait_for_partitions(listener)
-        upload(s3, listener_settings, before)
-        wait_for("the files before the outage", lambda: len(bronze.rows_per_key("ecoride_sales")) == 5)
-        stopped = time.monotonic()
+    proc = processes(listener_settings, "--retry-max", "2")
+    proc.wait_consuming()
+    upload(s3, listener_settings, before)
+    wait_for("the files before the outage", lambda: len(bronze.rows_per_key("ecoride_sales")) == 5)
+    stopped = time.monotonic()
+    with refused_connections_collected():  # the service manager's health probes while Kafka restarts
         service_manager.down(["kafka"])
         try:
-            uploader = threading.Thread(target=upload, args=(s3, listener_settings, during))
-            uploader.start()
-            uploader.join(60)
+            upload(s3, listener_settings, during)  # MinIO keeps the events in its queue directory
             time.sleep(2)
         finally:
             service_manager.up(["kafka"])
-        restarted = time.monotonic()
-        wait_for("the files uploaded during the outage", lambda: len(bronze.rows_per_key("ecoride_sales")) == 25, timeout=120, interval=0.5)
-        recovered = time.monotonic()
+    restarted = time.monotonic()
+    wait_for("the files uploaded during the outage", lambda: len(bronze.rows_per_key("ecoride_sales")) == 25, timeout=120, interval=0.5)
+    recovered = time.monotonic()
+    assert proc.proc.poll() is None, "the listener died during the outage"
     print(f"\nBROKER OUTAGE: down {restarted - stopped:.1f}s; all 25 files in bronze {recovered - restarted:.1f}s after the restart")
     assert bronze.rows_per_key("ecoride_sales") == {key: 3 for key in {**before, **during}}
+
+
+def test_instances_joining_and_leaving_during_a_stream_lose_nothing_and_load_nothing_twice(
+    listener_settings: Settings, s3: Minio, bronze: Bronze, processes: Callable[..., ListenerProcess]
+) -> None:
+    seed = f"{SALES}churn/seed.csv"  # see the two-instance test: a first snapshot before concurrent writers
+    put(s3, listener_settings, seed, sales_csv(999_000, 1))
+    BronzeLoader(listener_settings).load([open_store(listener_settings).stat(seed)])
+    files = burst("churn", 90, rows=2)
+    keys = list(files)
+    first = processes(listener_settings, "--max-batch-files", "5")
+    first.wait_consuming()
+    joiners = []
+    for step in range(3):  # every step: 30 files trickle in while an instance joins, then one leaves
+        for key in keys[step * 30:(step + 1) * 30]:
+            put(s3, listener_settings, key, files[key])
+            time.sleep(0.05)
+            if key == keys[step * 30 + 10]:
+                joiners.append(processes(listener_settings, "--max-batch-files", "5"))
+        if step > 0:
+            assert joiners[step - 1].terminate() == 0
+    wanted = {seed} | set(files)
+    wait_for(
+        "every file", lambda: set(bronze.rows_per_key("ecoride_sales")) == wanted, timeout=120, interval=0.5,
+        describe=lambda: {"missing": sorted(wanted - set(bronze.rows_per_key("ecoride_sales"))), "commits": bronze.commits("ecoride_sales")},
+    )
+    loaded = [p.metric("lakehouse_listener_files_total", outcome="loaded") for p in (first, joiners[-1])]
+    print(f"\nCHURN: 3 instances joined, 2 left during 90 uploads; all in bronze once (survivors loaded {loaded})")
+    assert bronze.rows_per_key("ecoride_sales") == {seed: 1} | {key: 2 for key in files}
+    assert first.proc.poll() is None and joiners[-1].proc.poll() is None
