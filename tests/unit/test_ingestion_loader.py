@@ -99,9 +99,9 @@ def test_a_commit_that_races_another_loader_rechecks_the_ledger(settings: Settin
     assert sales_rows(settings) == 2
 
 
-def test_one_structured_log_line_per_file(settings: Settings, store: LocalObjectStore,
+def test_one_structured_debug_line_per_file(settings: Settings, store: LocalObjectStore,
                                           caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="ingestion.loader")
+    caplog.set_level(logging.DEBUG, logger="ingestion.loader")
     BronzeLoader(settings, store=store).load([landed(store), landed(store, "raw/nowhere/x.csv")])
     lines = [r for r in caplog.records if r.name == "ingestion.loader" and r.getMessage().startswith("bronze ")]
     assert [(r.key, r.outcome, r.rows) for r in lines] == [("raw/nowhere/x.csv", "quarantined", 0), (KEY, "loaded", 2)]
