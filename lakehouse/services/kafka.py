@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import logging
 import subprocess
+import time
 import uuid
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from lakehouse.errors import ServiceError
 from lakehouse.services import artifacts
@@ -51,6 +52,9 @@ class KafkaService(NativeService):
             f"log.dirs={self.data_dir}",
             f"num.partitions={s.topic_partitions}",
             "offsets.topic.replication.factor=1",
+            # The default 50 partitions take seconds to create on a small machine,
+            # during which every consumer group sees NotCoordinator errors.
+            "offsets.topic.num.partitions=5",
             "transaction.state.log.replication.factor=1",
             "transaction.state.log.min.isr=1",
             "share.coordinator.state.topic.replication.factor=1",
@@ -99,10 +103,11 @@ class KafkaService(NativeService):
             admin.close()
 
     def configure(self) -> None:
-        """Create the events and dead-letter topics if they are missing."""
+        """Create the events and dead-letter topics if missing, and make group coordination ready."""
         s = self.settings
         admin = self._admin()
         try:
+            self._wait_for_group_coordinator(admin)
             existing = set(admin.list_topics())
             wanted = [t for t in (s.events_topic, s.dlq_topic) if t not in existing]
             for topic in wanted:
@@ -113,6 +118,24 @@ class KafkaService(NativeService):
                     pass
         finally:
             admin.close()
+
+    @staticmethod
+    def _wait_for_group_coordinator(admin: KafkaAdminClient, timeout: float = 60.0) -> None:
+        # A fresh broker creates __consumer_offsets on the first FindCoordinator
+        # request; until it is loaded, consumer groups fail to join. Doing it here
+        # means `up` returns a broker whose groups work at once, like a warm one.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                probe = admin.describe_groups(["lakehouse-readiness-probe"])["lakehouse-readiness-probe"]
+                error = str(probe.get("error") or "")
+                if not error or "GroupIdNotFound" in error:  # a coordinator answered
+                    return
+            except KafkaError as exc:
+                error = str(exc)
+            if time.monotonic() > deadline:
+                raise ServiceError(f"Kafka group coordinator not ready after {timeout:.0f}s: {error}")
+            time.sleep(0.5)
 
     def endpoint(self) -> str:
         return f"bootstrap {self.settings.kafka_bootstrap}"
