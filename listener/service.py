@@ -209,7 +209,12 @@ class Listener:
             finally:
                 self.state = previous
             if report is None:
-                return  # stopped while retrying: acknowledge nothing
+                # Stopped while retrying: acknowledge nothing, and drop what was
+                # polled after it too. Committing a later offset of the same
+                # partition (as draining it would) acknowledges this unloaded
+                # batch with it, and those files would never be loaded.
+                self._buffer.clear()
+                return
             self.totals.add(report)
             now = time.time()
             for b in batch:

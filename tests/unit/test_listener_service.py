@@ -113,6 +113,22 @@ def test_stopping_while_retrying_acknowledges_nothing() -> None:
     assert source.commits == []
 
 
+def test_stopping_while_retrying_does_not_acknowledge_the_failed_batch_by_draining_later_events() -> None:
+    # Regression: the drain on stop loaded and committed the events polled after
+    # the abandoned batch; committing their (higher) offsets acknowledged the
+    # abandoned files too, and they were never loaded by anyone.
+    objects = files(3)
+    source = ScriptedSource(polls=deque([deliveries(*events_for(objects))]))
+    loader = FakeLoader()
+    loader.failures.extend([RetryableError("commit conflicted")] * 100)
+    listener, _ = build_listener(config(max_batch_files=2), source=source, loader=loader, store=MemoryStore(objects),
+                                 dead_letters=MemoryDeadLetters())
+    loader.on_load = lambda objs: listener.stop() if len(loader.calls) >= 2 else None
+    listener.run()
+    assert all(len(call) == 2 for call in loader.calls)  # only the failing batch, never the buffered third file
+    assert source.commits == []
+
+
 def test_deliveries_taken_back_by_a_rebalance_are_neither_loaded_nor_acknowledged() -> None:
     objects = files(2)
     source = ScriptedSource(polls=deque([deliveries(*events_for(objects))]), invalid={1})
