@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.request
 import warnings
 from collections import Counter
@@ -213,6 +214,8 @@ def running_listener(settings: Settings, **overrides: Any) -> Iterator[Listener]
         listener.stop()
         thread.join(60)
         parts.close()
+        for exc in errors:  # shown even when the test body failed first (then the raise below is skipped)
+            traceback.print_exception(exc, file=sys.stderr)
     assert not thread.is_alive(), "listener did not stop"
     if errors:
         raise errors[0]
