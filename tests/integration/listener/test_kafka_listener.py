@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from minio import Minio
 from lakehouse.settings import Settings
 from tests.integration.listener.conftest import (
     Bronze,
+    ListenerProcess,
     dead_letters,
     end_offsets,
     mc,
@@ -39,38 +41,41 @@ STATIONS_FALLBACK = json.dumps(
 
 
 def test_an_mc_copied_sales_file_and_an_uploaded_stations_file_appear_in_their_bronze_tables(
-    listener_settings: Settings, s3: Minio, bronze: Bronze, tmp_path: Path
+    listener_settings: Settings, s3: Minio, bronze: Bronze, tmp_path: Path, processes: Callable[..., ListenerProcess]
 ) -> None:
+    # The listener runs as users run it (`python -m listener`), in its own process.
     sales = sample_file("raw/ecoride/sales/sales_2023-01.csv", lambda: sales_csv(1, 25))
     stations = sample_file("raw/chargenet/stations/stations.json", lambda: STATIONS_FALLBACK)
     local_sales = tmp_path / "sales_2023-01.csv"
     local_sales.write_bytes(sales)
-    with running_listener(listener_settings) as listener:
-        wait_for_partitions(listener)
-        started = time.monotonic()
-        mc(listener_settings, "cp", str(local_sales), f"local/{listener_settings.bucket}/{SALES}sales_2023-01.csv")
-        sales_uploaded = time.monotonic()
-        put(s3, listener_settings, STATIONS_KEY, stations)
-        stations_uploaded = time.monotonic()
+    listener = processes(listener_settings)
+    listener.wait_consuming()
+    started = time.monotonic()
+    mc(listener_settings, "cp", str(local_sales), f"local/{listener_settings.bucket}/{SALES}sales_2023-01.csv")
+    sales_uploaded = time.monotonic()
+    put(s3, listener_settings, STATIONS_KEY, stations)
+    stations_uploaded = time.monotonic()
 
-        wait_for("the sales rows", lambda: bronze.rows_per_key("ecoride_sales")[f"{SALES}sales_2023-01.csv"] == record_count("x.csv", sales))
-        sales_seen = time.monotonic()
-        wait_for("the station rows", lambda: bronze.rows_per_key("chargenet_stations")[STATIONS_KEY] == record_count("x.json", stations))
-        stations_seen = time.monotonic()
+    wait_for("the sales rows", lambda: bronze.rows_per_key("ecoride_sales")[f"{SALES}sales_2023-01.csv"] == record_count("x.csv", sales),
+             describe=listener.log)
+    sales_seen = time.monotonic()
+    wait_for("the station rows", lambda: bronze.rows_per_key("chargenet_stations")[STATIONS_KEY] == record_count("x.json", stations),
+             describe=listener.log)
+    stations_seen = time.monotonic()
 
-        m = listener.metrics
-        assert m.value("lakehouse_listener_files_total", table=f"{listener_settings.bronze_namespace}.ecoride_sales", outcome="loaded") == 1
-        assert m.value("lakehouse_listener_rows_loaded_total", table=f"{listener_settings.bronze_namespace}.chargenet_stations") == record_count(
-            "x.json", stations
-        )
-        assert m.value("lakehouse_listener_file_latency_seconds_count") == 2
+    table = f"{listener_settings.bronze_namespace}.ecoride_sales"
+    assert listener.metric("lakehouse_listener_files_total", table=table, outcome="loaded") == 1
+    assert listener.metric("lakehouse_listener_rows_loaded_total", table=f"{listener_settings.bronze_namespace}.chargenet_stations") == record_count(
+        "x.json", stations
+    )
+    assert listener.metric("lakehouse_listener_file_latency_seconds_count") == 2
     # Upper bounds: the bronze poll adds up to ~0.2 s plus a table load per check. MinIO's
     # on-disk event queue (QUEUE_DIR) forwards events on a fixed 3 s tick: expect 0-3 s of that.
-    deliveries = m.value("lakehouse_listener_delivery_latency_seconds_count")
+    deliveries = listener.metric("lakehouse_listener_delivery_latency_seconds_count")
     print(
         f"\nLATENCY upload->visible in bronze: sales {sales_seen - sales_uploaded:.2f}s (mc cp took {sales_uploaded - started:.2f}s), "
-        f"stations {stations_seen - stations_uploaded:.2f}s; PUT->committed mean {m.value('lakehouse_listener_file_latency_seconds_sum') / 2:.2f}s; "
-        f"broker->committed (listener's share) mean {m.value('lakehouse_listener_delivery_latency_seconds_sum') / max(deliveries, 1):.2f}s"
+        f"stations {stations_seen - stations_uploaded:.2f}s; PUT->committed mean {listener.metric('lakehouse_listener_file_latency_seconds_sum') / 2:.2f}s; "
+        f"broker->committed (listener's share) mean {listener.metric('lakehouse_listener_delivery_latency_seconds_sum') / max(deliveries, 1):.2f}s"
     )
     assert sales_seen - sales_uploaded < 10 and stations_seen - stations_uploaded < 10
 
