@@ -70,6 +70,9 @@ class ListenerConfig:
     metrics_port: int = 9108
     metrics_enabled: bool = True
     session_timeout_ms: int = 10_000
+    # A rebalance (partitions revoked, none assigned yet) normally completes in
+    # well under a second; one stuck longer restarts the consumer (see KafkaSource).
+    rejoin_timeout_s: float = 6.0
     auto_offset_reset: str = "earliest"
     settle_s: float = 0.3
     open_grace_s: float = 3.0

@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -62,11 +63,13 @@ class _Rebalance(ConsumerRebalanceListener):
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self.source.new_epoch()
+        self.source._rebalancing_since = time.monotonic()
         log.info("partitions revoked: %s", _names(revoked))
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         # Rewind only now: blocking calls in the middle of the join derail it.
         self.source.new_epoch(rewind=True)
+        self.source._rebalancing_since = None
         log.info("partitions assigned: %s", _names(assigned) or "none (more instances than partitions)")
 
 
@@ -92,6 +95,7 @@ class KafkaSource:
         self._rewind_needed = False
         self._uncommitted: dict[TopicPartition, int] = {}
         self._positions: dict[TopicPartition, int] = {}
+        self._rebalancing_since: float | None = None
         self.client_id = f"{config.client_id}-{socket.gethostname()}-{os.getpid()}"
 
     def start(self) -> None:
@@ -129,6 +133,7 @@ class KafkaSource:
 
     def poll(self, timeout_s: float) -> list[Delivery]:
         assert self.consumer is not None, "start() first"
+        self._restart_if_rejoin_stuck()
         epoch = self._epoch
         try:
             if self._rewind_needed:
@@ -152,6 +157,28 @@ class KafkaSource:
                 published = record.timestamp / 1000 if (record.timestamp or 0) > 0 else None
                 deliveries.append(Delivery(events, Token(epoch, tp, record.offset), others, error, payload, published))
         return deliveries
+
+    def _restart_if_rejoin_stuck(self) -> None:
+        """Recreate the consumer when a rebalance has not assigned anything for too long.
+
+        Seen on a fresh Kafka 4 broker with kafka-python 3.0: partitions revoked
+        right after the first assignment and never assigned again, while events
+        waited. A new consumer (new member id, LeaveGroup for the old one) joins
+        cleanly. Nothing is lost: unacknowledged events are redelivered from the
+        committed offsets after the next assignment.
+        """
+        since = self._rebalancing_since
+        if since is None or time.monotonic() - since < self.config.rejoin_timeout_s:
+            return
+        log.warning("group rebalance stuck for %.0fs with no partitions assigned; restarting the consumer",
+                    time.monotonic() - since)
+        self._rebalancing_since = None
+        self.close()  # commits what is loaded, if the group still takes commits
+        with self._lock:
+            self._uncommitted.clear()  # the rest is redelivered to whoever owns it next: no-ops
+            self._positions.clear()
+        self.new_epoch()
+        self.start()
 
     def _rewind(self) -> None:
         """Restart every assigned partition from its committed offset (loop thread only)."""

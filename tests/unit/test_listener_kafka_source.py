@@ -157,3 +157,28 @@ def test_close_flushes_pending_commits_then_closes_the_consumer() -> None:
 
 def test_offset_and_metadata_is_what_kafka_python_expects() -> None:
     assert OffsetAndMetadata(5, "", -1).offset == 5
+
+
+def test_a_rebalance_stuck_without_assignment_restarts_the_consumer(monkeypatch) -> None:  # noqa: ANN001
+    stuck = FakeConsumer()
+    source = source_with(stuck)
+    fresh = FakeConsumer()
+    monkeypatch.setattr(source, "start", lambda: setattr(source, "consumer", fresh))
+    source._uncommitted[TP0] = 5
+    stuck.fail = [CommitFailedError("rebalancing")]  # the stuck group refuses the final commit
+
+    source._rebalancing_since = 0.0  # revoked long ago, never assigned again
+    source.poll(0.1)
+
+    assert stuck.closed and source.consumer is fresh
+    assert source._uncommitted == {}  # redelivered to the next owner instead (ledger no-ops)
+
+
+def test_a_short_rebalance_leaves_the_consumer_alone() -> None:
+    import time
+
+    consumer = FakeConsumer()
+    source = source_with(consumer)
+    source._rebalancing_since = time.monotonic()
+    source.poll(0.1)
+    assert not consumer.closed and source.consumer is consumer
