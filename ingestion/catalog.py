@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pyiceberg.catalog import Catalog, load_catalog
 
+from ingestion.compat import ensure_nessie_compatible
 from lakehouse.settings import Settings
 
 
@@ -38,4 +39,5 @@ def catalog_properties(settings: Settings) -> dict[str, str]:
 def open_catalog(settings: Settings) -> Catalog:
     """Open the lakehouse catalog (SQLite when embedded, Nessie REST otherwise)."""
     name = "lakehouse" if settings.mode == "embedded" else "nessie"
-    return load_catalog(name, **catalog_properties(settings))
+    # Every REST catalog we open gets the Nessie schema-change workaround (ingestion.compat).
+    return ensure_nessie_compatible(load_catalog(name, **catalog_properties(settings)))

@@ -18,13 +18,17 @@ import logging
 import uuid
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, TableAlreadyExistsError
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import StringType
 
-from ingestion.compat import ensure_nessie_compatible
 from ingestion.datafiles import write_data_files
 from ingestion.ledger import empty_file_property
 from ingestion.pipeline import FileReader
@@ -53,33 +57,13 @@ TABLE_PROPERTIES = {
 def open_table(catalog: Catalog, spec: DatasetSpec, namespace: str) -> Table:
     """Load the spec's table, creating namespace and table if absent (race-safe).
 
-    A new table is created WITH an empty first snapshot, in one catalog call.
-    Nessie 0.99 does not detect a conflict between two concurrent *first*
-    appends to a table (projectnessie/nessie#10062): one silently replaces the
-    other and its files vanish from bronze although the ledger said "loaded".
-    Once a snapshot exists, every append names its parent and a concurrent
-    writer gets a conflict, which BronzeLoader handles by re-checking the ledger.
+    Called for every batch, so the usual case (the table exists) is one catalog call.
     """
-    ensure_nessie_compatible(catalog)  # schema evolution below and in the caller's transaction
-    try:
-        catalog.create_namespace(namespace)
-    except NamespaceAlreadyExistsError:
-        pass
     identifier = spec.identifier(namespace)
     try:
-        if catalog.table_exists(identifier):
-            raise TableAlreadyExistsError(identifier)
-        with catalog.create_table_transaction(
-            identifier,
-            schema=spec.schema,
-            partition_spec=spec.partition_spec(),
-            properties=TABLE_PROPERTIES | {"lakehouse.dataset": spec.name},
-        ) as txn:
-            with txn.update_snapshot().fast_append():
-                pass  # the empty first snapshot (see docstring)
-    except (TableAlreadyExistsError, CommitFailedException):
-        pass  # it exists, or a concurrent creator won the race: load theirs
-    table = catalog.load_table(identifier)
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        table = _create_table(catalog, spec, namespace)
     if table.current_snapshot() is None:  # created by another tool or an older version
         with table.transaction() as txn:
             with txn.update_snapshot().fast_append():
@@ -89,6 +73,34 @@ def open_table(catalog: Catalog, spec: DatasetSpec, namespace: str) -> Table:
     if missing:  # a table created by another tool: make it safe for the ledger first
         table = table.transaction().set_properties(missing).commit_transaction()
     return table
+
+
+def _create_table(catalog: Catalog, spec: DatasetSpec, namespace: str) -> Table:
+    """Create the table WITH an empty first snapshot, in one catalog call.
+
+    Nessie 0.99 does not detect a conflict between two concurrent *first*
+    appends to a table (projectnessie/nessie#10062): one silently replaces the
+    other and its files vanish from bronze although the ledger said "loaded".
+    Once a snapshot exists, every append names its parent and a concurrent
+    writer gets a conflict, which BronzeLoader handles by re-checking the ledger.
+    """
+    try:
+        catalog.create_namespace(namespace)
+    except NamespaceAlreadyExistsError:
+        pass
+    identifier = spec.identifier(namespace)
+    try:
+        with catalog.create_table_transaction(
+            identifier,
+            schema=spec.schema,
+            partition_spec=spec.partition_spec(),
+            properties=TABLE_PROPERTIES | {"lakehouse.dataset": spec.name},
+        ) as txn:
+            with txn.update_snapshot().fast_append():
+                pass  # the empty first snapshot (see docstring)
+    except (TableAlreadyExistsError, CommitFailedException):
+        pass  # a concurrent creator won the race: load theirs
+    return catalog.load_table(identifier)
 
 
 def data_commits(table: Table) -> int:

@@ -63,13 +63,11 @@ class _Rebalance(ConsumerRebalanceListener):
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self.source.new_epoch()
-        self.source._rebalancing_since = time.monotonic()
         log.info("partitions revoked: %s", _names(revoked))
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         # Rewind only now: blocking calls in the middle of the join derail it.
         self.source.new_epoch(rewind=True)
-        self.source._rebalancing_since = None
         log.info("partitions assigned: %s", _names(assigned) or "none (more instances than partitions)")
 
 
@@ -125,11 +123,13 @@ class KafkaSource:
         log.info("consuming %s as group %s (client %s)", s.events_topic, s.consumer_group, self.client_id)
 
     def new_epoch(self, *, rewind: bool = False) -> None:
-        """Called at every rebalance: old deliveries become invalid; after an assignment,
-        the next poll first rewinds to the committed offsets."""
+        """Called at every rebalance: old deliveries become invalid; after an assignment
+        (``rewind``), the next poll first rewinds to the committed offsets. Until
+        then the group is rebalancing, which :meth:`_restart_if_rejoin_stuck` times."""
         with self._lock:
             self._epoch += 1
             self._rewind_needed = self._rewind_needed or rewind
+            self._rebalancing_since = None if rewind else time.monotonic()
 
     def poll(self, timeout_s: float) -> list[Delivery]:
         assert self.consumer is not None, "start() first"
@@ -172,7 +172,6 @@ class KafkaSource:
             return
         log.warning("group rebalance stuck for %.0fs with no partitions assigned; restarting the consumer",
                     time.monotonic() - since)
-        self._rebalancing_since = None
         self.close()  # commits what is loaded, if the group still takes commits
         with self._lock:
             self._uncommitted.clear()  # the rest is redelivered to whoever owns it next: no-ops

@@ -25,6 +25,7 @@ from ingestion.catalog import open_catalog
 from ingestion.loader import BronzeLoader
 from ingestion.source import SourceObject
 from ingestion.storage import LocalObjectStore, ObjectStore, S3ObjectStore
+from tests.integration.conftest import drop_namespace
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 
@@ -61,16 +62,6 @@ class Backend:
         return any(o.key == key for o in self.store.list(key))
 
 
-def _drop_namespace(catalog: Catalog, namespace: str) -> None:
-    """Best-effort cleanup so Nessie does not collect one namespace per test run."""
-    try:
-        for identifier in catalog.list_tables(namespace):
-            catalog.drop_table(identifier)
-        catalog.drop_namespace(namespace)
-    except Exception:  # noqa: BLE001 - cleanup must never fail a test
-        pass
-
-
 @pytest.fixture(params=["sqlite", pytest.param("nessie", marks=pytest.mark.integration)])
 def backend(request: pytest.FixtureRequest, base_settings: Settings, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
@@ -83,7 +74,7 @@ def backend(request: pytest.FixtureRequest, base_settings: Settings, tmp_path: P
     settings = request.getfixturevalue("isolated_settings")
     catalog = open_catalog(settings)
     yield Backend("nessie", settings, S3ObjectStore(minio_client(settings), settings.bucket), catalog)
-    _drop_namespace(catalog, settings.bronze_namespace)
+    drop_namespace(catalog, settings.bronze_namespace)
 
 
 @pytest.fixture(scope="session")

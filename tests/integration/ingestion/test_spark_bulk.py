@@ -23,6 +23,7 @@ from ingestion.catalog import open_catalog
 from ingestion.loader import BronzeLoader
 from ingestion.specs import SPECS
 from ingestion.storage import S3ObjectStore
+from tests.integration.conftest import drop_namespace
 from tests.integration.ingestion.conftest import SAMPLE, sales_csv
 
 pytestmark = [
@@ -59,12 +60,7 @@ def landed(services: ServiceManager, native_settings: Settings) -> Iterator[tupl
     yield settings, list(store.list("raw/"))
     catalog = open_catalog(settings)
     for namespace in (settings.bronze_namespace, f"{settings.bronze_namespace}_py"):
-        try:
-            for identifier in catalog.list_tables(namespace):
-                catalog.drop_table(identifier)
-            catalog.drop_namespace(namespace)
-        except Exception:  # noqa: BLE001 - cleanup only
-            pass
+        drop_namespace(catalog, namespace)
 
 
 @pytest.fixture(scope="module")
