@@ -13,6 +13,7 @@ Other subcommands (listen, replay, ...) are registered by their packages through
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -28,6 +29,13 @@ from lakehouse.settings import Settings, get_settings
 
 # name -> (help, function that adds arguments and sets `func`); filled by other packages.
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {}
+
+# The one home of the CLI: every part that has commands lists its module here, and
+# that module's ``register(subcommands)`` adds them. The modules never import this
+# one (the table is passed in), so there is no import cycle.
+COMMAND_MODULES: tuple[str, ...] = (
+    "listener.cli",       # listen, replay
+)
 
 
 def _services_cmd(args: argparse.Namespace, settings: Settings) -> int:
@@ -105,9 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     mc.add_argument("mc_args", nargs=argparse.REMAINDER)
     mc.set_defaults(func=_mc_cmd)
 
-    import listener.cli  # noqa: PLC0415 - registers listen, replay and query (imported here: no import cycle)
-
-    listener.cli.register(SUBCOMMANDS)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(SUBCOMMANDS)
     for name, (help_text, add) in SUBCOMMANDS.items():
         add(sub.add_parser(name, help=help_text))
     return parser

@@ -196,12 +196,3 @@ def register(subcommands: dict[str, tuple[str, Callable[[argparse.ArgumentParser
     SUBCOMMANDS.setdefault("listen", ("load files into bronze as they land (MinIO events or a watched folder)", add_listen_arguments))
     SUBCOMMANDS.setdefault("replay", ("load every landed file the bronze ledger lacks", add_replay_arguments))
     SUBCOMMANDS.setdefault("query", ("run SQL (DuckDB) over the Iceberg tables", add_query_arguments))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m listener [-v] [listen flags]``: the listener as a service."""
-    from lakehouse.cli import main as lakehouse_main
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    verbose = [a for a in args if a in ("-v", "--verbose")]
-    return lakehouse_main([*verbose, "listen", *(a for a in args if a not in verbose)])
