@@ -34,6 +34,9 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
 # that module's ``register(subcommands)`` adds them. The modules never import this
 # one (the table is passed in), so there is no import cycle.
 COMMAND_MODULES: tuple[str, ...] = (
+    "lakehouse.stack",    # up, down
+    "lakehouse.status",   # status
+    "lakehouse.drop",     # drop
     "listener.cli",       # listen, replay
 )
 
