@@ -1,1 +1,5 @@
-"""Dagster code location (assets, dbt assets, sensors) — comes with the orchestration issue."""
+"""Dagster code location: bronze assets, dbt assets (silver, gold), the bronze sensor.
+
+Load it with ``dagster dev -m orchestration.definitions`` after preparing the dbt
+manifest (``python -m orchestration.prepare``); see docs/orchestration.md.
+"""
