@@ -85,6 +85,8 @@ class Settings:
     # A JDK home to prefer for Nessie (needs Java 21+); found automatically if empty.
     java_home: str = ""
     bronze_namespace: str = "bronze"
+    # How often bronze_sensor (Dagster) looks for new bronze snapshots.
+    sensor_interval_seconds: int = 5
 
     # Overrides for docker mode or remote services; derived from host/ports if empty.
     s3_endpoint_override: str = ""
@@ -156,6 +158,7 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "topic_partitions": ("LAKEHOUSE_TOPIC_PARTITIONS",),
     "nessie_branch": ("LAKEHOUSE_NESSIE_BRANCH",),
     "bronze_namespace": ("LAKEHOUSE_BRONZE_NAMESPACE",),
+    "sensor_interval_seconds": ("LAKEHOUSE_SENSOR_INTERVAL_SECONDS",),
     "java_home": ("LAKEHOUSE_JAVA_HOME", "JAVA_HOME"),
     "s3_endpoint_override": ("LAKEHOUSE_S3_ENDPOINT",),
     "kafka_bootstrap_override": ("LAKEHOUSE_KAFKA_BOOTSTRAP",),
