@@ -32,4 +32,13 @@ CONTENT_REASONS: frozenset[str] = frozenset({
     UNROUTABLE_KEY, EMPTY_FILE, ENCODING_ERROR, DECOMPRESSION_ERROR, PARSE_ERROR, SCHEMA_LIMIT,
     RECORD_TOO_LARGE, ALL_ROWS_INVALID, OBJECT_MISSING, CHANGED_SINCE_LISTING, UNEXPECTED,
 })
-REASONS: frozenset[str] = CONTENT_REASONS | {BAD_EVENT, TRANSIENT}
+# What a ``PermanentError`` may carry: every per-file (or per-message) reason.
+PERMANENT_REASONS: frozenset[str] = CONTENT_REASONS | {BAD_EVENT}
+REASONS: frozenset[str] = PERMANENT_REASONS | {TRANSIENT}
+
+
+def check(reason: str, allowed: frozenset[str] = REASONS) -> str:
+    """``reason`` itself if it is in ``allowed``; ``ValueError`` (a bug: a new inline name) otherwise."""
+    if reason not in allowed:
+        raise ValueError(f"unknown failure reason {reason!r}: use one of lakehouse/reasons.py ({', '.join(sorted(allowed))})")
+    return reason

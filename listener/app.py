@@ -7,8 +7,13 @@ the local source files in the landing folder. The catalog follows the mode
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from ingestion.source import SourceObject
+from lakehouse.errors import PermanentError
+from lakehouse.state import private_dir
 
 from ingestion.storage import LocalObjectStore, ObjectStore, open_store
 from listener.config import ListenerConfig
@@ -21,9 +26,20 @@ from listener.sources import EventSource
 
 def open_source_store(config: ListenerConfig) -> ObjectStore:
     if config.source == "local":
-        config.settings.landing_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(config.settings.landing_dir)
         return LocalObjectStore(config.settings.landing_dir)
     return open_store(config.settings)
+
+
+def _quarantiner(config: ListenerConfig, store: ObjectStore) -> Callable[[SourceObject, PermanentError], object]:
+    """How the dispatcher quarantines a file the loader failed on in a way nobody classified."""
+
+    def quarantine(obj: SourceObject, error: PermanentError) -> object:
+        from ingestion.quarantine import quarantine as write_report
+
+        return write_report(store, obj, error, None, config.settings)
+
+    return quarantine
 
 
 def open_loader(config: ListenerConfig, store: ObjectStore) -> Loader:
@@ -78,7 +94,8 @@ def build_parts(
         dead_letters = open_dead_letters(config.settings, use_kafka=config.source == "kafka", path=path, client_id=config.client_id)
     metrics = metrics if metrics is not None else ListenerMetrics()
     dispatcher = Dispatcher(
-        loader, store, dead_letters, metrics, bucket=config.settings.bucket, origin=origin or config.source, listener_id=listener_id
+        loader, store, dead_letters, metrics, bucket=config.settings.bucket, origin=origin or config.source, listener_id=listener_id,
+        quarantine=_quarantiner(config, store),
     )
     return Parts(config, store, loader, dead_letters, metrics, dispatcher)
 

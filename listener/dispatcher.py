@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from ingestion.source import SourceObject
 from ingestion.storage import ObjectStore
+from lakehouse import reasons
 from lakehouse.errors import PermanentError, RetryableError
 from listener.dlq import DeadLetter, DeadLetterSink
 from listener.events import ObjectCreated, event_record
@@ -30,6 +31,9 @@ from listener.sources import Delivery
 log = logging.getLogger(__name__)
 
 STAT_WORKERS = 8
+# A dead letter keeps at most this much of an unreadable payload: the letter must
+# fit the broker's message size limit (1 MB by default) or the batch would retry forever.
+PAYLOAD_KEPT = 64 * 1024
 
 
 class Outcome(Protocol):
@@ -97,6 +101,7 @@ class Dispatcher:
         bucket: str,
         origin: str,
         listener_id: str = "",
+        quarantine: Callable[[SourceObject, PermanentError], object] | None = None,
     ) -> None:
         self.loader = loader
         self.store = store
@@ -105,6 +110,7 @@ class Dispatcher:
         self.bucket = bucket
         self.origin = origin
         self.listener_id = listener_id
+        self.quarantine = quarantine
 
     # ---- entry points ---------------------------------------------------------
     def load_events(
@@ -124,7 +130,7 @@ class Dispatcher:
         letters = [self._unreadable_letter(d) for d in unreadable]
         objects, by_key, missing = self._resolve(events)
         letters += [self._letter(exc, event) for event, exc in missing]
-        extra = [FileReport(e.key, e.etag, None, "missing", reason="object_missing") for e, _ in missing]
+        extra = [FileReport(e.key, e.etag, None, "missing", reason=reasons.OBJECT_MISSING) for e, _ in missing]
         if one_by_one:
             report = self._finish([], letters, extra, by_key, started)
             report.merge(self.load_one_by_one(objects, by_key))
@@ -139,9 +145,14 @@ class Dispatcher:
         return self._finish(outcomes, [], [], events or {}, started)
 
     def load_one_by_one(self, objects: Sequence[SourceObject], events: Mapping[str, ObjectCreated] | None = None) -> BatchReport:
-        """Isolate a batch that keeps failing unexpectedly: each file alone; a file
-        that still fails goes to the dead-letter topic (it stays in the bucket for
-        a later ``lakehouse replay``)."""
+        """Isolate a batch that keeps failing unexpectedly: each file alone. A file
+        that still fails is quarantined (when the dispatcher has a ``quarantine``)
+        and dead-lettered with reason ``unexpected`` (or its ``PermanentError``'s
+        reason); the others load.
+
+        Raises:
+            RetryableError: an outage, from the loader or from quarantining.
+        """
         report = BatchReport()
         for obj in objects:
             try:
@@ -149,16 +160,24 @@ class Dispatcher:
             except RetryableError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the point is to contain a failure the loader did not classify
-                log.exception("file key=%s failed on its own; sending it to the dead-letter topic", json.dumps(obj.key, ensure_ascii=False))
-                reason = exc.reason if isinstance(exc, PermanentError) else "loader_error"
-                event = (events or {}).get(obj.key)
-                letter = self._letter(exc, event, key=obj.key, etag=obj.etag, reason=reason)
-                self.dead_letters.publish([letter])
-                file = FileReport(obj.key, obj.etag, None, "failed", reason=reason)
-                self._record(file, None)
-                report.files.append(file)
-                report.dead_letters.append(letter)
+                report.merge(self._isolate(obj, exc, (events or {}).get(obj.key)))
         return report
+
+    def _isolate(self, obj: SourceObject, exc: Exception, event: ObjectCreated | None) -> BatchReport:
+        log.exception("file key=%s failed on its own; quarantining it", json.dumps(obj.key, ensure_ascii=False))
+        error = exc if isinstance(exc, PermanentError) else PermanentError(
+            f"{obj.key}: unexpected {type(exc).__name__}: {exc}", reason=reasons.UNEXPECTED)
+        if error is not exc:
+            error.__cause__ = exc
+        outcome = "failed"
+        if self.quarantine is not None:
+            self.quarantine(obj, error)
+            outcome = "quarantined"
+        letter = self._letter(exc, event, key=obj.key, etag=obj.etag, reason=error.reason)
+        self.dead_letters.publish([letter])
+        file = FileReport(obj.key, obj.etag, None, outcome, reason=error.reason)
+        self._record(file, None)
+        return BatchReport(files=[file], dead_letters=[letter])
 
     # ---- steps ----------------------------------------------------------------
     def _resolve(
@@ -197,7 +216,7 @@ class Dispatcher:
     ) -> BatchReport:
         for outcome in outcomes:
             if outcome.outcome == "quarantined":
-                exc = outcome.error or PermanentError("quarantined without a reason", reason="unknown")
+                exc = outcome.error or PermanentError("quarantined without a reason", reason=reasons.UNEXPECTED)
                 letters.append(self._letter(exc, events.get(outcome.key), key=outcome.key, etag=outcome.etag, table=outcome.table))
         # Dead letters before acknowledging anything: if the broker refuses them
         # the whole batch is retried (loads are then duplicates, i.e. no-ops).
@@ -237,7 +256,7 @@ class Dispatcher:
             if event is not None and event.event_time is not None:
                 self.metrics.file_latency.observe(max(0.0, (datetime.now(timezone.utc) - event.event_time).total_seconds()))
         if file.reason:
-            self.metrics.failures.labels(reason=file.reason).inc()
+            self.metrics.fail(file.reason)
 
     def _letter(self, exc: BaseException, event: ObjectCreated | None, **fields: Any) -> DeadLetter:
         fields.setdefault("key", event.key if event else "")
@@ -247,9 +266,12 @@ class Dispatcher:
         )
 
     def _unreadable_letter(self, delivery: Delivery) -> DeadLetter:
-        self.metrics.failures.labels(reason="bad_event").inc()
-        payload = (delivery.payload or b"").decode("utf-8", errors="replace")
-        exc = PermanentError(delivery.error or "unreadable event", reason="bad_event")
+        self.metrics.fail(reasons.BAD_EVENT)
+        event: dict[str, Any] = {"payload": None, "tombstone": delivery.payload is None}
+        if delivery.payload is not None:
+            event["payload"] = delivery.payload[:PAYLOAD_KEPT].decode("utf-8", errors="replace")
+            event["payload_bytes"] = len(delivery.payload)
+        exc = PermanentError(delivery.error or "unreadable event", reason=reasons.BAD_EVENT)
         return DeadLetter.from_exception(
-            exc, key="", bucket=self.bucket, event={"payload": payload}, origin=self.origin, listener=self.listener_id
+            exc, key="", bucket=self.bucket, event=event, origin=self.origin, listener=self.listener_id
         )

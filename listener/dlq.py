@@ -1,8 +1,8 @@
 """Dead letters: one JSON record per file (or message) the listener could not load.
 
-The record says which object, why (a machine-readable ``reason``, e.g.
-``unroutable``, ``parse_error``, ``object_missing``, ``bad_event``), the
-exception, and the original event, so an operator can fix the cause and run
+The record says which object, why (a machine-readable ``reason`` from
+:mod:`lakehouse.reasons`: ``unroutable_key``, ``parse_error``, ``object_missing``,
+``bad_event``, ``unexpected``, ...), the exception, and the original event, so an operator can fix the cause and run
 ``lakehouse replay``. With a broker it goes to ``settings.dlq_topic`` keyed by
 object key; in embedded mode, to a JSON Lines file.
 """
@@ -21,8 +21,10 @@ from typing import Any, Protocol
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from lakehouse import reasons
 from lakehouse.errors import RetryableError
 from lakehouse.settings import Settings
+from lakehouse.state import open_private
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,15 @@ class DeadLetter:
     listener: str = ""
     failed_at: str = ""
 
+    def __post_init__(self) -> None:
+        reasons.check(self.reason, reasons.PERMANENT_REASONS)
+
     @classmethod
     def from_exception(cls, exc: BaseException, **fields: Any) -> DeadLetter:
-        """A dead letter whose reason, exception and error come from ``exc``."""
+        """A dead letter whose reason, exception and error come from ``exc`` (an
+        exception without a ``reason`` is ``unexpected``)."""
         cause = f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ else ""
-        reason = fields.pop("reason", None) or getattr(exc, "reason", "error")
+        reason = fields.pop("reason", None) or getattr(exc, "reason", None) or reasons.UNEXPECTED
         return cls(
             reason=str(reason),
             exception=f"{type(exc).__module__}.{type(exc).__name__}",
@@ -119,7 +125,10 @@ class KafkaDeadLetters:
 
 
 class FileDeadLetters:
-    """Appends JSON Lines to a file: the dead-letter "topic" without a broker."""
+    """Appends JSON Lines to a file: the dead-letter "topic" without a broker.
+
+    The file holds raw event payloads: it is created 0600 in a 0700 folder.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -129,8 +138,7 @@ class FileDeadLetters:
         if not letters:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock, self.path.open("ab") as handle:
+            with self._lock, open_private(self.path) as handle:
                 for dl in letters:
                     handle.write(dl.to_json() + b"\n")
         except OSError as exc:

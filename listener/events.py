@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from lakehouse.errors import PermanentError
+from lakehouse.reasons import BAD_EVENT
 from lakehouse.settings import Settings
 
 
@@ -44,8 +45,13 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def parse_notification(payload: bytes | str) -> Iterator[ObjectCreated | dict]:
+def parse_notification(payload: bytes | str | None) -> Iterator[ObjectCreated | dict]:
     """Yield an ``ObjectCreated`` per object-created record and the raw dict of any other record.
+
+    Any payload is accepted: a Kafka tombstone (``None``), an empty message,
+    bytes that are not UTF-8 or JSON, JSON nested beyond the parser's recursion
+    limit or of any other shape all end as ``bad_event``, never as another
+    exception (one bad message must not stop the consumer, guarantee 6).
 
     Hazard: this is a generator and may raise after yielding; callers that must
     treat a message as a whole (the Kafka source) take ``list()`` of it first.
@@ -54,18 +60,20 @@ def parse_notification(payload: bytes | str) -> Iterator[ObjectCreated | dict]:
         PermanentError: (reason ``bad_event``) the payload is not a MinIO
             notification, or one of its records is malformed.
     """
+    if payload is None:
+        raise PermanentError("not a MinIO notification: a null payload (Kafka tombstone)", reason=BAD_EVENT)
     try:
         message = json.loads(payload)
         records = message.get("Records") or []
-    except (ValueError, AttributeError) as exc:
-        raise PermanentError(f"not a MinIO notification: {exc}", reason="bad_event") from exc
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise PermanentError(f"not a MinIO notification: {type(exc).__name__}: {exc}", reason=BAD_EVENT) from exc
     if not isinstance(records, list):
-        raise PermanentError("not a MinIO notification: Records is not a list", reason="bad_event")
+        raise PermanentError("not a MinIO notification: Records is not a list", reason=BAD_EVENT)
     for record in records:
         try:
             yield _parse_record(record)
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise PermanentError(f"malformed notification record: {exc}", reason="bad_event") from exc
+        except (AttributeError, TypeError, ValueError, OverflowError) as exc:
+            raise PermanentError(f"malformed notification record: {type(exc).__name__}: {exc}", reason=BAD_EVENT) from exc
 
 
 def _parse_record(record: dict) -> ObjectCreated | dict:

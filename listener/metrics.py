@@ -17,6 +17,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from lakehouse import reasons
+
 log = logging.getLogger(__name__)
 
 PREFIX = "lakehouse_listener"
@@ -52,6 +54,10 @@ class ListenerMetrics:
         self.lag = Gauge(f"{PREFIX}_consumer_lag", "Events not yet polled, per partition", ["partition"], registry=r)
         self.retrying = Gauge(f"{PREFIX}_retrying", "1 while a transient failure is being retried", registry=r)
         self.last_poll = Gauge(f"{PREFIX}_last_poll_timestamp_seconds", "When the loop last polled", registry=r)
+
+    def fail(self, reason: str, count: int = 1) -> None:
+        """Count a failure under its vocabulary name (``ValueError`` for a name not in lakehouse/reasons.py)."""
+        self.failures.labels(reason=reasons.check(reason)).inc(count)
 
     def set_lag(self, lag: dict[str, int]) -> None:
         for partition, value in lag.items():

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ingestion.storage import ObjectStore
+from lakehouse import reasons
 from lakehouse.errors import PermanentError, RetryableError
 from listener.config import ListenerConfig
 from listener.dispatcher import BatchReport, Dispatcher, Loader
@@ -236,11 +237,11 @@ class Listener:
             try:
                 return self.dispatcher.load_events(events, unreadable, one_by_one=one_by_one)
             except RetryableError as exc:
-                self.metrics.failures.labels(reason="transient").inc()
+                self.metrics.fail(reasons.TRANSIENT)
                 log.warning("batch of %d files: transient failure, retrying (attempt %d): %s", len(events), attempt + 1, exc)
             except Exception as exc:  # noqa: BLE001 - one bad batch must not kill the consumer
                 unexpected += 1
-                self.metrics.failures.labels(reason=getattr(exc, "reason", "unexpected")).inc()
+                self.metrics.fail(exc.reason if isinstance(exc, PermanentError) else reasons.UNEXPECTED)
                 log.exception("batch of %d files failed (%d/%d)", len(events), unexpected, self.config.max_unexpected_failures)
                 if not one_by_one and (isinstance(exc, PermanentError) or unexpected >= self.config.max_unexpected_failures):
                     log.warning("loading the batch's files one by one")
@@ -288,7 +289,7 @@ class Listener:
             try:
                 return call()
             except RetryableError as exc:
-                self.metrics.failures.labels(reason="transient").inc()
+                self.metrics.fail(reasons.TRANSIENT)
                 log.warning("%s: transient failure, retrying (attempt %d): %s", what, attempt + 1, exc)
             if not self._backoff(attempt):
                 return None

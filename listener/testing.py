@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from ingestion.source import SourceObject
+from lakehouse import reasons
 from lakehouse.errors import PermanentError
 from listener.dlq import DeadLetter
 from listener.events import ObjectCreated
@@ -51,7 +52,7 @@ class MemoryStore:
     def stat(self, key: str) -> SourceObject:
         self.stats.append(key)
         if key not in self.objects:
-            raise PermanentError(f"{key} no longer exists", reason="object_missing")
+            raise PermanentError(f"{key} no longer exists", reason=reasons.OBJECT_MISSING)
         return self._source(key)
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
@@ -107,7 +108,7 @@ class FakeLoader:
         with obj.open() as handle:
             data = handle.read()
         if table is None or data.startswith(b"BAD"):
-            reason = "unroutable" if table is None else "parse_error"
+            reason = reasons.UNROUTABLE_KEY if table is None else reasons.PARSE_ERROR
             self.quarantined.append(obj.key)
             return FakeOutcome(obj.key, obj.etag, table, "quarantined", 0, 0.1, PermanentError(f"{obj.key}: {reason}", reason=reason))
         self.ledger.add((obj.key, obj.etag))

@@ -47,12 +47,20 @@ class Token(NamedTuple):
     offset: int
 
 
-def decode(payload: bytes) -> tuple[tuple[ObjectCreated, ...], int, str | None]:
-    """``(object-created events, number of other records, error)`` of one message."""
+def decode(payload: bytes | None) -> tuple[tuple[ObjectCreated, ...], int, str | None]:
+    """``(object-created events, number of other records, error)`` of one message.
+
+    Never raises: a message that cannot be read (a tombstone's ``None``
+    included) is returned with its error, dead-lettered as ``bad_event`` and
+    acknowledged like any other, so it cannot crash the listener on every restart.
+    """
     try:
         records = list(parse_notification(payload))
     except PermanentError as exc:
         return (), 0, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a payload the parser did not foresee is still just a bad event
+        log.warning("unforeseen error decoding a message: %r", exc)
+        return (), 0, f"not a MinIO notification: {type(exc).__name__}: {exc}"
     events = tuple(r for r in records if isinstance(r, ObjectCreated))
     return events, len(records) - len(events), None
 

@@ -9,7 +9,8 @@ A file is delivered once it is completely written. Each file has a writer state:
   ``STALE_WRITE_S`` unchanged is it taken as complete (a close event was lost);
 * ``unknown`` (created, or found in a folder that appeared before its watch
   existed, as with ``cp -r`` or ``mkdir -p && write``): ready when non-empty and
-  unchanged for ``open_grace_s``, unless a write or close event settles it first.
+  unchanged for ``open_grace_s`` (an empty one: after ``STALE_WRITE_S``, and the
+  loader quarantines it as ``empty_file``), unless a write or close event settles it first.
 
 Without close events (platforms other than Linux inotify) every file is
 ``unknown``. Files that arrive while the listener is down are
@@ -36,6 +37,7 @@ from typing import Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from lakehouse.state import private_dir
 from listener.config import ListenerConfig
 from listener.events import local_event
 from listener.sources import Delivery
@@ -110,7 +112,7 @@ class LocalSource:
         self.close_events = False
 
     def start(self) -> None:
-        self.watch_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.watch_dir)
         observer = Observer()
         observer.schedule(_Handler(self), str(self.watch_dir), recursive=True)
         observer.start()
@@ -208,7 +210,11 @@ class LocalSource:
                 log.warning("a file written %.0fs ago was never seen closed; loading it as it is", quiet)
                 return True
             return False
-        return size > 0 and quiet >= max(self.config.settle_s, self.config.open_grace_s)
+        if size == 0:
+            # An empty file of unknown writer may be about to be written: only once it
+            # stayed empty as long as a lost close would take is it a (bad) file.
+            return quiet >= STALE_WRITE_S
+        return quiet >= max(self.config.settle_s, self.config.open_grace_s)
 
     def _deliver(self, path: Path) -> Delivery:
         key = path.relative_to(self.root).as_posix()

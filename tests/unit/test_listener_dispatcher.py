@@ -48,11 +48,11 @@ def test_a_quarantined_file_gets_a_dead_letter_with_reason_exception_and_event_w
     assert report.count("loaded") == 1 and report.count("quarantined") == 2
     letters = {dl.key: dl for dl in dlq.letters}
     assert letters["raw/ecoride/sales/bad.csv"].reason == "parse_error"
-    assert letters["raw/x.csv"].reason == "unroutable"
+    assert letters["raw/x.csv"].reason == "unroutable_key"
     assert letters["raw/x.csv"].exception == "lakehouse.errors.PermanentError"
     assert letters["raw/x.csv"].event["s3"]["object"]["key"] == "raw/x.csv"
     assert letters["raw/x.csv"].bucket == BUCKET and letters["raw/x.csv"].listener == "test"
-    assert metrics.value("lakehouse_listener_failures_total", reason="unroutable") == 1
+    assert metrics.value("lakehouse_listener_failures_total", reason="unroutable_key") == 1
     assert metrics.value("lakehouse_listener_files_total", table="ecoride_sales", outcome="loaded") == 1
     assert metrics.value("lakehouse_listener_rows_loaded_total", table="ecoride_sales") == 1
 
@@ -95,7 +95,7 @@ def test_one_by_one_isolates_a_file_that_breaks_the_loader() -> None:
     loader.load = load  # type: ignore[method-assign]
     report = d.load_events([notification(BUCKET, k) for k in ("raw/ecoride/sales/a.csv", "raw/ecoride/sales/boom.csv")], one_by_one=True)
     assert report.count("loaded") == 1 and report.count("failed") == 1
-    assert [(dl.key, dl.reason, dl.exception) for dl in dlq.letters] == [("raw/ecoride/sales/boom.csv", "loader_error", "builtins.ValueError")]
+    assert [(dl.key, dl.reason, dl.exception) for dl in dlq.letters] == [("raw/ecoride/sales/boom.csv", "unexpected", "builtins.ValueError")]
 
 
 def test_one_structured_log_line_per_file(caplog: pytest.LogCaptureFixture) -> None:
@@ -106,3 +106,22 @@ def test_one_structured_log_line_per_file(caplog: pytest.LogCaptureFixture) -> N
     assert line.getMessage() == 'file key="raw/ecoride/sales/a b ü.csv" table=ecoride_sales rows=2 ms=1 outcome=loaded'
     assert line.file == {"key": "raw/ecoride/sales/a b ü.csv", "table": "ecoride_sales", "rows": 2, "ms": 1.0, "outcome": "loaded"}
     assert json.dumps(line.file)
+
+
+def test_a_file_the_loader_fails_on_unexpectedly_is_quarantined_as_unexpected_and_the_others_load() -> None:
+    loader, store, dlq = FakeLoader(), MemoryStore({"raw/ecoride/sales/a.csv": b"1\n", "raw/ecoride/sales/deep.csv": b"2\n"}), MemoryDeadLetters()
+    quarantined: list[tuple[str, str, str]] = []
+    d = Dispatcher(loader, store, dlq, ListenerMetrics(), bucket=BUCKET, origin="kafka",
+                   quarantine=lambda obj, error: quarantined.append((obj.key, error.reason, type(error.__cause__).__name__)))
+    original = loader.load
+
+    def load(objects):  # noqa: ANN001, ANN202
+        if any(o.key.endswith("deep.csv") for o in objects):
+            raise RecursionError("maximum recursion depth exceeded")
+        return original(objects)
+
+    loader.load = load  # type: ignore[method-assign]
+    report = d.load_events([notification(BUCKET, k) for k in ("raw/ecoride/sales/a.csv", "raw/ecoride/sales/deep.csv")], one_by_one=True)
+    assert report.count("loaded") == 1 and report.count("quarantined") == 1
+    assert quarantined == [("raw/ecoride/sales/deep.csv", "unexpected", "RecursionError")]
+    assert [(dl.key, dl.reason) for dl in dlq.letters] == [("raw/ecoride/sales/deep.csv", "unexpected")]

@@ -55,7 +55,18 @@ def test_every_record_of_a_message_is_an_event_and_other_kinds_come_back_as_dict
     assert parsed[0].etag == "abc"
 
 
-@pytest.mark.parametrize("payload", [b"not json", b'"a string"', b'{"Records": "nope"}', b'{"Records": [42]}'])
+@pytest.mark.parametrize("payload", [
+    None,  # a Kafka tombstone (regression: json.loads(None) raised TypeError and killed the listener)
+    b"",
+    b"\xff\xfe\x00garbage",
+    b"not json",
+    b'"a string"',
+    b"[" * 100_000,  # nested past the recursion limit
+    b'{"Records": "nope"}',
+    b'{"Records": [42]}',
+    b'{"Records": [{"eventName": "s3:ObjectCreated:Put", "s3": {"object": {"key": "k", "size": "big"}}}]}',
+    b'{"Records": [{"eventName": "s3:ObjectCreated:Put", "s3": {"object": {"key": "k", "size": 1e400}}}]}',
+])
 def test_a_payload_that_is_not_a_notification_is_a_permanent_bad_event(payload: bytes) -> None:
     with pytest.raises(PermanentError) as info:
         list(parse_notification(payload))

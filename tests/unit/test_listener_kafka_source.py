@@ -75,6 +75,15 @@ def test_decode_splits_created_records_from_others_and_reports_garbage() -> None
     assert decode(b"{{{")[2] is not None
 
 
+def test_a_tombstone_or_garbage_message_is_a_delivery_with_an_error_not_an_exception() -> None:
+    tombstone = SimpleNamespace(offset=4, value=None, timestamp=1_700_000_000_000)
+    garbage = SimpleNamespace(offset=5, value=b"\x00\x01junk", timestamp=1_700_000_000_000)
+    source = source_with(FakeConsumer({TP0: [tombstone, garbage, message(6, "raw%2Fa.csv")]}))
+    got = source.poll(0.1)
+    assert [(d.token.offset, bool(d.error), len(d.events)) for d in got] == [(4, True, 0), (5, True, 0), (6, False, 1)]
+    assert "tombstone" in got[0].error and got[0].payload is None and got[1].payload == b"\x00\x01junk"
+
+
 def test_each_message_is_one_delivery_with_all_its_records() -> None:
     source = source_with(FakeConsumer({TP0: [message(4, "raw%2Fa.csv", "raw%2Fb.csv")], TP1: [message(7, "raw%2Fc.csv")]}))
     got = source.poll(0.1)

@@ -121,3 +121,24 @@ def test_hold_keeps_recent_files_for_the_watcher_and_releases_old_ones(source: L
 @pytest.mark.parametrize(("name", "temporary"), [(".hidden.csv", True), ("a.csv.tmp", True), ("a.csv~", True), ("a.csv", False)])
 def test_is_temporary(name: str, temporary: bool) -> None:
     assert is_temporary(Path(name)) is temporary
+
+
+def test_an_empty_file_of_unknown_writer_is_delivered_once_it_stayed_empty_long_enough(
+    source: LocalSource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: a 0-byte file found in a moved-in folder was never delivered,
+    # so it was neither loaded nor quarantined (issue 9, item 6).
+    monkeypatch.setattr("listener.sources.local.STALE_WRITE_S", 2.0)
+    outside = tmp_path / "outside" / "batch"
+    outside.mkdir(parents=True)
+    (outside / "empty.csv").write_bytes(b"")
+    shutil.move(str(outside), str(source.watch_dir / "batch"))
+    assert collect(source, 1.5) == []
+    assert collect(source, 2.0) == [("raw/batch/empty.csv", 0)]
+
+
+def test_the_watched_folder_is_created_private(tmp_path: Path) -> None:
+    src = LocalSource(ListenerConfig(settings=Settings(state_dir=tmp_path / "state"), source="local"))
+    src.start()
+    src.close()
+    assert [oct(p.stat().st_mode & 0o777) for p in (tmp_path / "state", src.root, src.watch_dir)] == ["0o700"] * 3

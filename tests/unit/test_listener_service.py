@@ -140,6 +140,20 @@ def test_deliveries_taken_back_by_a_rebalance_are_neither_loaded_nor_acknowledge
     assert source.committed == [0]
 
 
+def test_a_tombstone_and_a_garbage_message_are_dead_lettered_as_bad_events_acknowledged_and_the_loop_goes_on() -> None:
+    objects = files(1)
+    polls = [
+        [Delivery(events=(), token=0, error="not a MinIO notification: a null payload (Kafka tombstone)", payload=None),
+         Delivery(events=(), token=1, error="not a MinIO notification: JSONDecodeError", payload=b"\xffgarbage")],
+        deliveries(*events_for(objects), start=2),
+    ]
+    listener, source, loader, dlq = run(polls, objects)
+    assert [(dl.reason, dl.event["tombstone"]) for dl in dlq.letters] == [("bad_event", True), ("bad_event", False)]
+    assert source.committed == [0, 1, 2]
+    assert loader.rows["ecoride_sales"] == [f"{SALES}f000.csv"]
+    assert listener.metrics.value("lakehouse_listener_failures_total", reason="bad_event") == 2
+
+
 def test_a_batch_that_keeps_failing_unexpectedly_is_loaded_file_by_file_and_acknowledged() -> None:
     objects = files(2)
     loader = FakeLoader()
@@ -153,7 +167,7 @@ def test_a_batch_that_keeps_failing_unexpectedly_is_loaded_file_by_file_and_ackn
 def test_a_permanent_failure_of_a_whole_batch_goes_file_by_file_at_once() -> None:
     objects = files(2)
     loader = FakeLoader()
-    loader.failures.append(PermanentError("whole batch refused", reason="schema"))
+    loader.failures.append(PermanentError("whole batch refused", reason="schema_limit"))
     _, source, loader, _ = run([deliveries(*events_for(objects))], objects, loader=loader)
     assert [len(c) for c in loader.calls] == [2, 1, 1]
     assert source.committed == [0, 1]
