@@ -12,13 +12,15 @@ from pyiceberg.catalog import Catalog, load_catalog
 
 from ingestion.compat import ensure_nessie_compatible
 from lakehouse.settings import Settings
+from lakehouse.state import private_dir
 
 
 def catalog_properties(settings: Settings) -> dict[str, str]:
     """pyiceberg properties for the configured mode (contains secrets: do not log)."""
     if settings.mode == "embedded":
         warehouse = settings.embedded_warehouse_dir
-        warehouse.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.state_dir)  # the catalog and its data: owner-only (issue 9)
+        private_dir(warehouse)
         return {
             "type": "sql",
             "uri": f"sqlite:///{warehouse / 'catalog.db'}",

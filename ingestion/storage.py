@@ -20,6 +20,7 @@ from urllib3.exceptions import HTTPError
 
 from lakehouse.errors import PermanentError, RetryableError
 from lakehouse.settings import Settings
+from lakehouse.state import private_dir
 from ingestion.source import SourceObject
 
 
@@ -135,7 +136,8 @@ class LocalObjectStore:
 def open_store(settings: Settings) -> ObjectStore:
     """The configured store: the landing folder when embedded, else the bucket."""
     if settings.mode == "embedded":
-        settings.landing_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.state_dir)
+        private_dir(settings.landing_dir)
         return LocalObjectStore(settings.landing_dir)
     from lakehouse.services.minio import minio_client
 

@@ -16,6 +16,7 @@ from lakehouse.errors import ServiceError
 from lakehouse.services import artifacts
 from lakehouse.services.base import LaunchSpec, NativeService
 from lakehouse.services.process import port_open
+from lakehouse.state import private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +68,13 @@ class KafkaService(NativeService):
 
     def prepare(self) -> LaunchSpec:
         run = self.process.run_dir
-        run.mkdir(parents=True, exist_ok=True)
+        private_dir(run)
         jars = artifacts.maven_jars(self.settings.cache_dir, artifacts.KAFKA_BUNDLE)
         java = artifacts.find_java(17, self.settings.java_home)
         props = run / "server.properties"
-        props.write_text(self._properties(), encoding="utf-8")
+        write_private(props, self._properties())
         log4j = run / "log4j2.properties"
-        log4j.write_text(LOG4J2_CONFIG, encoding="utf-8")
+        write_private(log4j, LOG4J2_CONFIG)
         classpath = ":".join(str(j) for j in jars)
         jvm = [str(java), "-Xms256m", "-Xmx768m", f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={run}", "-cp", classpath]
         if not (self.data_dir / "meta.properties").is_file():

@@ -21,6 +21,7 @@ from lakehouse.services.minio import MinioService
 from lakehouse.services.nessie import NessieService
 from lakehouse.services.process import port_open, wait_until
 from lakehouse.settings import Settings
+from lakehouse.state import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ class ServiceManager:
     @contextmanager
     def _lock(self) -> Iterator[None]:
         # Two concurrent `up`s would race on pid files and storage formatting.
-        self.settings.services_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.state_dir)  # tighten a state folder made before it was private
+        private_dir(self.settings.services_dir)
         with (self.settings.services_dir / ".lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield

@@ -11,6 +11,7 @@ from minio.notificationconfig import NotificationConfig, PrefixFilterRule, Queue
 from lakehouse.services import artifacts
 from lakehouse.services.base import LaunchSpec, NativeService
 from lakehouse.settings import Settings
+from lakehouse.state import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ class MinioService(NativeService):
         s = self.settings
         binary = artifacts.minio_binary(s.cache_dir)
         artifacts.mc_binary(s.cache_dir)  # users and tests drive the bucket with mc too
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.queue_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
+        private_dir(self.queue_dir)
         target = s.notify_target_id
         env = self.base_env() | {
             "MINIO_ROOT_USER": s.s3_access_key,

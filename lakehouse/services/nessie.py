@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import requests
 
 from lakehouse.services import artifacts
 from lakehouse.services.base import LaunchSpec, NativeService
+from lakehouse.state import private_dir, write_private
 
 
 class NessieService(NativeService):
@@ -39,16 +38,14 @@ class NessieService(NativeService):
 
     def prepare(self) -> LaunchSpec:
         run = self.process.run_dir
-        (run / "config").mkdir(parents=True, exist_ok=True)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(run / "config")
+        private_dir(self.data_dir)
         jar = artifacts.maven_jars(self.settings.cache_dir, artifacts.NESSIE_BUNDLE)[0]
         java = artifacts.find_java(21, self.settings.java_home)
         # Quarkus reads ./config/application.properties; the file holds the S3
         # secret, so it is private and never on the command line (ps shows that).
         props = run / "config" / "application.properties"
-        props.touch(mode=0o600)
-        os.chmod(props, 0o600)
-        props.write_text(self._application_properties(), encoding="utf-8")
+        write_private(props, self._application_properties())
         argv = [str(java), "-Xms256m", "-Xmx1g", f"-Dlakehouse.state={run}", "-jar", str(jar)]
         return LaunchSpec(argv=argv, env=self.base_env(), cwd=run)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.errors import ServiceError
+from lakehouse.state import open_private, private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,8 @@ class ManagedProcess:
 
     def start(self, argv: Sequence[str], *, env: dict[str, str], cwd: Path, marker: str) -> int:
         """Start ``argv`` detached, logging to :attr:`log_file`; return its pid."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as out:
+        private_dir(self.run_dir)
+        with open_private(self.log_file) as out:
             out.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {self.name}\n".encode())
             out.flush()
             proc = subprocess.Popen(  # noqa: S603 - argv is built by us, never from user text
@@ -70,7 +71,7 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
         _CHILDREN[proc.pid] = proc
-        self.pid_file.write_text(json.dumps({"pid": proc.pid, "marker": marker}), encoding="utf-8")
+        write_private(self.pid_file, json.dumps({"pid": proc.pid, "marker": marker}))
         return proc.pid
 
     def stop(self, timeout: float = 30.0) -> bool:
