@@ -46,3 +46,30 @@
   {%- endfor -%}
   {{ dbt.hash(dbt.concat(parts)) }}
 {%- endmacro %}
+
+{#- A list of tags made canonical: trimmed, lower case, without empties and repeats, sorted. -#}
+{% macro clean_tags(column) -%}
+  {{ return(adapter.dispatch('clean_tags', 'lakehouse')(column)) }}
+{%- endmacro %}
+
+{% macro default__clean_tags(column) -%}
+  list_sort(list_distinct(list_filter(list_transform(coalesce({{ column }}, []), t -> lower(trim(t))), t -> t <> '')))
+{%- endmacro %}
+
+{% macro dremio__clean_tags(column) -%}
+  {#- Dremio has no lambdas over lists; silver.review_tags cleans each tag when flattened. -#}
+  {{ column }}
+{%- endmacro %}
+
+{#- Service flags canonical: trimmed, upper case, without empties and repeats, sorted. -#}
+{% macro clean_flags(column) -%}
+  {{ return(adapter.dispatch('clean_flags', 'lakehouse')(column)) }}
+{%- endmacro %}
+
+{% macro default__clean_flags(column) -%}
+  list_sort(list_distinct(list_filter(list_transform(coalesce({{ column }}, []), f -> upper(trim(f))), f -> f <> '')))
+{%- endmacro %}
+
+{% macro dremio__clean_flags(column) -%}
+  {{ column }}
+{%- endmacro %}

@@ -4,17 +4,29 @@
     row is harmless: versions are re-ranked against the stored row and merged. -#}
 {% macro new_bronze_rows() -%}
   {%- if is_incremental() -%}
-    where _ingested_at > {{ adapter.dispatch('incremental_watermark', 'lakehouse')() }}
+    where _ingested_at > {{ lakehouse.incremental_watermark() }}
   {%- endif -%}
 {%- endmacro %}
 
-{% macro default__incremental_watermark() -%}
-  (select coalesce(max(_ingested_at), timestamptz '1970-01-01 00:00:00+00') - interval '{{ var("lookback_hours", 1) }} hours' from {{ this }})
+{#- Newest `_ingested_at` already in the model (rows matching `where`), minus the lookback. -#}
+{% macro incremental_watermark(where='true') -%}
+  {{ return(adapter.dispatch('incremental_watermark', 'lakehouse')(where)) }}
 {%- endmacro %}
 
-{% macro dremio__incremental_watermark() -%}
-  (select timestampadd(hour, -{{ var("lookback_hours", 1) }}, coalesce(max(_ingested_at), timestamp '1970-01-01 00:00:00')) from {{ this }})
+{% macro default__incremental_watermark(where) -%}
+  (select coalesce(max(_ingested_at), {{ lakehouse.epoch() }}) - interval '{{ var("lookback_hours", 1) }}' hour from {{ this }} where {{ where }})
 {%- endmacro %}
+
+{% macro dremio__incremental_watermark(where) -%}
+  (select timestampadd(hour, -{{ var("lookback_hours", 1) }}, coalesce(max(_ingested_at), {{ lakehouse.epoch() }})) from {{ this }} where {{ where }})
+{%- endmacro %}
+
+{% macro epoch() -%}
+  {{ return(adapter.dispatch('epoch', 'lakehouse')()) }}
+{%- endmacro %}
+{% macro default__epoch() -%}timestamptz '1970-01-01 00:00:00+00'{%- endmacro %}
+{% macro dremio__epoch() -%}timestamp '1970-01-01 00:00:00'{%- endmacro %}
+
 
 {#- Keep one row per key: the version from the latest file by key order
     (`_source_key`; file names sort chronologically, and a re-sent copy sorts
