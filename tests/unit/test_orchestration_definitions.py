@@ -1,0 +1,149 @@
+"""The code location as Dagster loads it: graph shape, groups, checks, job, sensor, dbt arguments.
+
+Built from a real ``dbt parse`` of transformation/ (into a temp target path, so a
+concurrent dbt run elsewhere never shares partial-parse state).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ingestion.specs import SPECS
+from lakehouse.errors import ConfigurationError
+from lakehouse.settings import Settings
+from orchestration.assemble import build_definitions
+from orchestration.bronze import bronze_key
+from orchestration.dbt import DBT_ASSETS_NAME, DbtBuildConfig, dbt_build_args
+from orchestration.prepare import prepare
+from orchestration.project import dbt_project, require_manifest
+from orchestration.sensors import SENSOR_NAME
+
+
+@pytest.fixture(scope="module")
+def settings(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return dataclasses.replace(base_settings, mode="embedded", state_dir=tmp_path_factory.mktemp("state"),
+                               sensor_interval_seconds=7)
+
+
+@pytest.fixture(scope="module")
+def target(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dbt-target")
+    prepare(settings, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def defs(settings: Settings, target: Path) -> dg.Definitions:
+    return build_definitions(settings, target)
+
+
+@pytest.fixture(scope="module")
+def manifest(target: Path) -> dict:
+    return json.loads((target / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def graph(defs: dg.Definitions):  # noqa: ANN201 - Dagster's AssetGraph is not exported
+    return defs.resolve_asset_graph()
+
+
+def models(manifest: dict) -> dict[str, dict]:
+    return {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+
+
+def model_key(node: dict) -> dg.AssetKey:
+    return dg.AssetKey([node["fqn"][1], node["alias"]])
+
+
+def test_definitions_load(defs: dg.Definitions) -> None:
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_every_bronze_table_of_the_registry_is_an_external_asset_in_group_bronze(graph) -> None:
+    for spec in SPECS:
+        node = graph.get(bronze_key(spec.table))
+        assert not node.is_materializable, spec.table  # written by the listener, not by Dagster
+        assert node.group_name == "bronze"
+
+
+def test_models_are_keyed_and_grouped_by_their_layer_folder(graph, manifest: dict) -> None:
+    layers = {node["fqn"][1] for node in models(manifest).values()}
+    assert "silver" in layers
+    assert layers <= {"silver", "gold"}
+    for node in models(manifest).values():
+        asset = graph.get(model_key(node))
+        assert asset.group_name == node["fqn"][1]
+        assert asset.is_materializable
+
+
+def test_every_bronze_asset_is_upstream_of_its_sources_models(graph, manifest: dict) -> None:
+    for node in models(manifest).values():
+        sources = [manifest["sources"][d] for d in node["depends_on"]["nodes"] if d.startswith("source.")]
+        parents = graph.get(model_key(node)).parent_keys
+        for source in sources:
+            assert bronze_key(source["name"]) in parents, (node["name"], source["name"])
+
+
+def test_no_asset_is_orphaned(graph, manifest: dict) -> None:
+    bronze = {bronze_key(s.table) for s in SPECS}
+    for node in models(manifest).values():
+        key = model_key(node)
+        assert graph.get(key).parent_keys, f"{key.to_user_string()} has no upstream asset"
+        assert graph.get_ancestor_asset_keys(key) & bronze, f"{key.to_user_string()} reads no bronze table"
+    fed = {k for k in bronze if graph.get(k).child_keys}
+    assert fed == bronze, f"bronze tables no model reads: {sorted(k.to_user_string() for k in bronze - fed)}"
+    assert graph.get_all_asset_keys() == bronze | {model_key(n) for n in models(manifest).values()}
+
+
+def dbt_assets_def(defs: dg.Definitions) -> dg.AssetsDefinition:
+    (assets,) = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.node_def.name == DBT_ASSETS_NAME]
+    return assets
+
+
+def test_dbt_tests_are_asset_checks_and_error_severity_blocks(defs: dg.Definitions, manifest: dict) -> None:
+    tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"
+             and manifest["nodes"].get(n.get("attached_node") or "", {}).get("resource_type") == "model"]
+    assert tests, "the dbt project declares no data tests on models"
+    checks = {spec.key.name: spec for spec in dbt_assets_def(defs).check_specs}
+    for test in tests:
+        spec = checks[test["name"]]
+        assert spec.asset_key == model_key(manifest["nodes"][test["attached_node"]]), test["name"]
+        assert spec.blocking == (test["config"]["severity"].lower() == "error"), test["name"]
+
+
+def test_full_rebuild_job_selects_every_dbt_model(defs: dg.Definitions, manifest: dict) -> None:
+    job = defs.resolve_job_def("full_rebuild")
+
+    assert job.asset_layer.selected_asset_keys == {model_key(n) for n in models(manifest).values()}
+
+
+def test_bronze_sensor_runs_by_default_at_the_configured_interval(defs: dg.Definitions) -> None:
+    sensor = defs.resolve_sensor_def(SENSOR_NAME)
+
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.minimum_interval_seconds == 7
+
+
+def test_dbt_models_share_one_pool_so_runs_never_write_duckdb_at_once(defs: dg.Definitions) -> None:
+    assert dbt_assets_def(defs).node_def.pool == "dbt_duckdb"
+
+
+def test_dbt_build_args_map_full_refresh_to_the_flag() -> None:
+    assert dbt_build_args(DbtBuildConfig()) == ["build"]
+    assert dbt_build_args(DbtBuildConfig(full_refresh=True)) == ["build", "--full-refresh"]
+
+
+def test_a_missing_manifest_fails_with_the_command_that_builds_it(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="python -m orchestration.prepare"):
+        require_manifest(dbt_project(settings, tmp_path / "nothing-here"))
+
+
+def test_the_target_follows_the_mode(settings: Settings, tmp_path: Path) -> None:
+    assert dbt_project(settings, tmp_path).target == "duckdb"
+    assert dbt_project(dataclasses.replace(settings, mode="native"), tmp_path).target == "duckdb"
+    assert dbt_project(dataclasses.replace(settings, mode="docker"), tmp_path).target == "dremio"
