@@ -3,16 +3,27 @@
 The listener (events) and ``lakehouse replay`` (listing) both call
 :meth:`BronzeLoader.load`. Per table group it:
 
-1. opens (or creates) the table and reads the ledger for the group's files;
-2. marks files already loaded — or repeated within the batch — ``duplicate``;
-3. parses and writes the rest; a file that fails with ``PermanentError`` is
-   quarantined and the others carry on;
-4. commits schema evolution, data files and ledger entries in ONE transaction.
+1. opens (or creates) the table and asks the ledger (rows in the table, plus
+   the outcome log for zero-row and quarantined files) about the group's files;
+2. marks files already loaded, recorded empty, quarantined before, or
+   repeated within the batch ``duplicate``;
+3. parses and writes the rest; a file that fails — with ``PermanentError``
+   or anything unclassified (reason ``unexpected``) — is quarantined and the
+   others carry on;
+4. commits schema evolution and data files in ONE transaction;
+5. after all groups, appends the batch's zero-row and quarantine outcomes to
+   the outcome log (one commit; see :mod:`ingestion.outcomes` for why that is
+   safe outside the data commit).
 
-A crash anywhere before step 4 commits nothing; a crash after it is undone by
-step 2 on the retry. A conflicting concurrent commit (another listener, a
-Spark backfill) makes the whole group start again from step 1, so the ledger
-check always describes the snapshot the commit builds on.
+A crash before step 4 commits nothing; a crash after it is undone by step 2 on
+the retry. A conflicting concurrent commit (another listener, a Spark
+backfill, a compaction) keeps the data files already written: the group is
+checked again against the newer snapshot — the ledger index reads only what
+that commit added — files the other writer loaded become duplicates (their
+data files are deleted) and the rest is committed without parsing anything
+again. Restarts caused by a quarantined file's schema change are not
+conflicts and do not use the conflict budget: each one settles a file, so
+they end.
 """
 
 from __future__ import annotations
@@ -34,28 +45,36 @@ from pyiceberg.exceptions import (
     ServiceUnavailableError,
     TooManyRequestsError,
 )
+from pyiceberg.table import Table
 from sqlalchemy.exc import OperationalError
 from urllib3.exceptions import HTTPError
 
+from lakehouse import reasons
 from lakehouse.errors import PermanentError, RetryableError
 from lakehouse.settings import Settings
 from ingestion import ledger
 from ingestion.catalog import open_catalog
+from ingestion.outcomes import EMPTY, QUARANTINED, Outcome, OutcomeIndex, OutcomeLog
 from ingestion.pipeline import FileReader
 from ingestion.quarantine import quarantine
 from ingestion.source import SourceObject
 from ingestion.specs import DatasetSpec, route
 from ingestion.storage import ObjectStore, open_store
-from ingestion.writer import GroupWrite, open_table
+from ingestion.writer import GroupWrite, StagedFile, delete_files, open_table
 
 log = logging.getLogger(__name__)
 
 COMMIT_ATTEMPTS = 4
+LOADED = "loaded"
 # Errors that mean "a service is unreachable or overloaded", never "bad input".
 # requests' ConnectionError is an OSError; so are pyarrow's S3 errors.
 OUTAGES: tuple[type[BaseException], ...] = (
     OSError, HTTPError, ServerError, ServiceUnavailableError, TooManyRequestsError,
     CommitStateUnknownException, OperationalError,
+)
+# Never turned into a quarantine: they are about this process, not the file.
+NOT_ABOUT_THE_FILE: tuple[type[BaseException], ...] = (
+    RetryableError, CommitFailedException, MemoryError, *OUTAGES,
 )
 
 
@@ -82,7 +101,10 @@ class FileOutcome:
 
 
 class _Restart(Exception):
-    """A quarantined file had already changed the group's schema: start the group over."""
+    """A quarantined file had already changed the group's schema: build the group again without it."""
+
+
+Item = tuple[int, SourceObject]
 
 
 class BronzeLoader:
@@ -101,11 +123,19 @@ class BronzeLoader:
                 self._catalog = open_catalog(self.settings)
         return self._catalog
 
+    @property
+    def outcome_log(self) -> OutcomeLog:
+        return OutcomeLog(self.catalog, self.settings.bronze_namespace)
+
     def qualified(self, spec: DatasetSpec) -> str:
         return f"{self.settings.bronze_namespace}.{spec.table}"
 
-    def load(self, objects: Sequence[SourceObject]) -> list[FileOutcome]:
+    def load(self, objects: Sequence[SourceObject], *, retry_quarantined: bool = False) -> list[FileOutcome]:
         """Load a batch; return one outcome per object, in input order.
+
+        Args:
+            retry_quarantined: try files quarantined before again
+                (``lakehouse quarantine retry``); by default they are duplicates.
 
         Raises:
             RetryableError: storage or catalog unreachable. Nothing of the
@@ -114,115 +144,187 @@ class BronzeLoader:
                 batch is safe.
         """
         outcomes: dict[int, FileOutcome] = {}
-        groups: dict[str, list[tuple[int, SourceObject]]] = defaultdict(list)
+        groups: dict[str, list[Item]] = defaultdict(list)
         specs: dict[str, DatasetSpec] = {}
+        records: list[Outcome] = []
+        with outages_are_retryable("reading the outcome log"):
+            known = self.outcome_log.index()
         for index, obj in enumerate(objects):
             spec = route(obj.key)
-            if spec is None:
+            if spec is not None:
+                specs[spec.name] = spec
+                groups[spec.name].append((index, obj))
+            elif not retry_quarantined and any(o.outcome == QUARANTINED for o in known.of((obj.key, obj.etag))):
+                outcomes[index] = self._outcome(None, obj, "duplicate", 0, 0.0)
+            else:
                 error = PermanentError(f"no dataset spec matches {obj.key!r}; see ingestion/specs.py",
-                                       reason="unroutable_key")
-                outcomes[index] = self._quarantine(obj, error, None, time.monotonic())
-                continue
-            specs[spec.name] = spec
-            groups[spec.name].append((index, obj))
+                                       reason=reasons.UNROUTABLE_KEY)
+                outcomes[index] = self._quarantine(obj, error, None, time.monotonic(), records)
         for name, items in groups.items():
-            outcomes.update(self._load_group(specs[name], items))
+            outcomes.update(self._load_group(specs[name], items, known, retry_quarantined, records))
+        with outages_are_retryable("recording outcomes"):
+            self.outcome_log.record(records)
         return [outcomes[i] for i in range(len(objects))]
 
     def pending(self, objects: Iterable[SourceObject]) -> list[SourceObject]:
-        """The objects whose (key, etag) the ledger lacks; unroutable keys are included."""
+        """The objects the ledger has no outcome for: not loaded, not empty, not quarantined."""
         objects = list(objects)
         by_spec: dict[str, list[SourceObject]] = defaultdict(list)
         specs: dict[str, DatasetSpec] = {}
+        unroutable: list[SourceObject] = []
         for obj in objects:
             spec = route(obj.key)
-            if spec is not None:
+            if spec is None:
+                unroutable.append(obj)
+            else:
                 specs[spec.name] = spec
                 by_spec[spec.name].append(obj)
         done: set[tuple[str, str]] = set()
         with outages_are_retryable("reading the ledger"):
+            known = self.outcome_log.index()
             for name, group in by_spec.items():
                 try:
                     table = self.catalog.load_table(specs[name].identifier(self.settings.bronze_namespace))
                 except NoSuchTableError:
-                    continue
-                done |= ledger.loaded(table, ((o.key, o.etag) for o in group))
+                    table = None
+                done |= set(self._states(table, specs[name], group, known))
+            done |= set(_recorded(known, ((o.key, o.etag) for o in unroutable), None))
         return [o for o in objects if (o.key, o.etag) not in done]
 
-    def _load_group(self, spec: DatasetSpec, items: list[tuple[int, SourceObject]]) -> dict[int, FileOutcome]:
-        settled: dict[int, FileOutcome] = {}  # quarantined files: not retried on a restart
-        for attempt in range(1, COMMIT_ATTEMPTS + 1):
-            try:
-                with outages_are_retryable(f"loading into {self.qualified(spec)}"):
-                    return settled | self._attempt(spec, [i for i in items if i[0] not in settled], settled)
-            except CommitFailedException as exc:
-                log.info("commit to %s conflicted (attempt %d): %s; re-checking the ledger",
-                         self.qualified(spec), attempt, exc)
-            except _Restart:
-                log.info("restarting %s without a quarantined file's schema change", self.qualified(spec))
-        raise RetryableError(f"{self.qualified(spec)}: {COMMIT_ATTEMPTS} commits in a row conflicted with other writers")
+    def _states(self, table: Table | None, spec: DatasetSpec, objs: Iterable[SourceObject],
+                known: OutcomeIndex) -> dict[tuple[str, str], str]:
+        """Each pair the ledger knows: ``loaded`` (rows), ``empty`` or ``quarantined``."""
+        pairs = {(o.key, o.etag) for o in objs}
+        found = {p: LOADED for p in (ledger.loaded(table, pairs) if table is not None else ())}
+        return _recorded(known, [p for p in pairs if p not in found], spec.table) | found
 
-    def _attempt(self, spec: DatasetSpec, items: list[tuple[int, SourceObject]],
-                 settled: dict[int, FileOutcome]) -> dict[int, FileOutcome]:
-        table = open_table(self.catalog, spec, self.settings.bronze_namespace)
-        already = ledger.loaded(table, ((o.key, o.etag) for _, o in items))
-        group = GroupWrite(table, spec)
+    # ---- one table ---------------------------------------------------------------
+    def _load_group(self, spec: DatasetSpec, items: list[Item], known: OutcomeIndex, retry: bool,
+                    records: list[Outcome]) -> dict[int, FileOutcome]:
         done: dict[int, FileOutcome] = {}
+        staged: dict[int, StagedFile] = {}  # written, not committed: kept across conflicts
+        conflicts = 0
+        table: Table | None = None
         try:
-            staged = self._stage(spec, group, items, already, done, settled)
+            while True:
+                try:
+                    with outages_are_retryable(f"loading into {self.qualified(spec)}"):
+                        table = open_table(self.catalog, spec, self.settings.bronze_namespace)
+                        self._attempt(spec, table, items, done, staged, known, retry, records)
+                        return done
+                except CommitFailedException as exc:
+                    conflicts += 1
+                    if conflicts >= COMMIT_ATTEMPTS:
+                        raise RetryableError(f"{self.qualified(spec)}: {COMMIT_ATTEMPTS} commits in a row "
+                                             "conflicted with other writers") from exc
+                    log.info("commit to %s conflicted (attempt %d): %s; checking the %d written files against "
+                             "the newer snapshot", self.qualified(spec), conflicts, exc, len(staged))
+                except _Restart:
+                    log.info("building %s's commit again without a quarantined file's schema change",
+                             self.qualified(spec))
         except BaseException:
-            group.discard()  # nothing was committed: the written data files are orphans
+            if table is not None:  # nothing was committed: the written data files are orphans
+                delete_files(table, [f for s in staged.values() for f in s.files])
             raise
+
+    def _attempt(self, spec: DatasetSpec, table: Table, items: list[Item], done: dict[int, FileOutcome],
+                 staged: dict[int, StagedFile], known: OutcomeIndex, retry: bool, records: list[Outcome]) -> None:
+        todo = [(i, o) for i, o in items if i not in done]
+        states = self._states(table, spec, (o for _, o in todo), known)
+        group = GroupWrite(table, spec)
+        ingested_at = datetime.now(timezone.utc)
+        seen: set[tuple[str, str]] = set()
+        for index, obj in todo:
+            pair = (obj.key, obj.etag)
+            state = states.get(pair)
+            earlier = staged.pop(index, None)
+            if earlier is not None:
+                if state in (LOADED, EMPTY):  # another writer committed it meanwhile
+                    delete_files(table, earlier.files)
+                elif group.adopt(earlier):
+                    staged[index] = earlier
+                    seen.add(pair)
+                    continue
+                else:
+                    delete_files(table, earlier.files)  # the schema moved under it: parse it again
+            if pair in seen or state in (LOADED, EMPTY) or (state == QUARANTINED and not retry):
+                done[index] = self._outcome(spec, obj, "duplicate", 0, 0.0)
+                continue
+            seen.add(pair)
+            schema_before = group.schema_id
+            result = self._stage(spec, group, obj, ingested_at, records)
+            if isinstance(result, StagedFile):
+                staged[index] = result
+            else:
+                done[index] = result
+                if group.schema_id != schema_before:
+                    raise _Restart()
+        self._commit(spec, group, staged, done, records)
+
+    def _stage(self, spec: DatasetSpec, group: GroupWrite, obj: SourceObject, ingested_at: datetime,
+               records: list[Outcome]) -> StagedFile | FileOutcome:
+        """One file into the group's transaction, or into quarantine (any error but an outage)."""
+        started = time.monotonic()
+        try:
+            if obj.size == 0:
+                raise PermanentError(f"{obj.key} is empty (0 bytes)", reason=reasons.EMPTY_FILE)
+            return group.add_file(FileReader(spec, obj, ingested_at), started)
+        except NOT_ABOUT_THE_FILE:
+            raise
+        except PermanentError as exc:
+            error = exc
+        except Exception as exc:  # noqa: BLE001 - unclassified: isolated to this one file (DESIGN §5.6)
+            log.exception("unexpected error loading %s into %s", obj.key, self.qualified(spec))
+            error = PermanentError(f"{obj.key}: unexpected {type(exc).__name__}: {exc}", reason=reasons.UNEXPECTED)
+            error.__cause__ = exc
+        return self._quarantine(obj, error, spec, started, records)
+
+    def _commit(self, spec: DatasetSpec, group: GroupWrite, staged: dict[int, StagedFile],
+                done: dict[int, FileOutcome], records: list[Outcome]) -> None:
         commit_started = time.monotonic()
-        if staged or group.schema_id != table.metadata.current_schema_id:
+        if any(s.files for s in staged.values()) or group.changes_schema:
             try:
                 group.commit(len(staged))
             except CommitFailedException:
-                group.discard()  # certainly not committed; any other error may have landed
+                raise  # certainly not committed: the staged files are kept for the next attempt
+            except BaseException:
+                staged.clear()  # it may have landed: never delete files a commit may reference
                 raise
         commit_millis = _millis(commit_started)
-        for index, (obj, rows, millis) in staged.items():
+        for index, file in staged.items():
             # A file's time is its own parse and write plus the commit it waited for.
-            done[index] = self._outcome(spec, obj, "loaded", rows, millis + commit_millis)
-        return done
-
-    def _stage(self, spec: DatasetSpec, group: GroupWrite, items: list[tuple[int, SourceObject]],
-               already: set[tuple[str, str]], done: dict[int, FileOutcome],
-               settled: dict[int, FileOutcome]) -> dict[int, tuple[SourceObject, int, float]]:
-        """Write the new files of a group into its transaction; record duplicates and quarantines."""
-        ingested_at = datetime.now(timezone.utc)
-        staged: dict[int, tuple[SourceObject, int, float]] = {}
-        seen: set[tuple[str, str]] = set()
-        for index, obj in items:
-            started = time.monotonic()
-            if (obj.key, obj.etag) in already or (obj.key, obj.etag) in seen:
-                done[index] = self._outcome(spec, obj, "duplicate", 0, _millis(started))
-                continue
-            seen.add((obj.key, obj.etag))
-            schema_before = group.schema_id
-            try:
-                rows = group.add_file(FileReader(spec, obj, ingested_at))
-            except PermanentError as error:
-                settled[index] = self._quarantine(obj, error, spec, started)
-                if group.schema_id != schema_before:
-                    raise _Restart() from error
-                continue
-            staged[index] = (obj, rows, _millis(started))
-        return staged
+            done[index] = self._outcome(spec, file.obj, "loaded", file.rows, file.millis + commit_millis)
+            if file.rows == 0:
+                records.append(Outcome(spec.table, file.obj.key, file.obj.etag, EMPTY))
+        staged.clear()
 
     def _outcome(self, spec: DatasetSpec | None, obj: SourceObject, outcome: str, rows: int, millis: float,
                  error: PermanentError | None = None) -> FileOutcome:
         table = self.qualified(spec) if spec is not None else None
         # DEBUG: the listener and the bulk CLIs log the one INFO line per file.
         log.debug("bronze key=%s table=%s rows=%d ms=%.1f outcome=%s%s", obj.key, table, rows, millis, outcome,
-                 f" reason={error.reason}" if error else "",
-                 extra={"key": obj.key, "table": table, "rows": rows, "ms": round(millis, 1), "outcome": outcome})
+                  f" reason={error.reason}" if error else "",
+                  extra={"key": obj.key, "table": table, "rows": rows, "ms": round(millis, 1), "outcome": outcome})
         return FileOutcome(obj.key, obj.etag, table, outcome, rows, millis, error)
 
     def _quarantine(self, obj: SourceObject, error: PermanentError, spec: DatasetSpec | None,
-                    started: float) -> FileOutcome:
+                    started: float, records: list[Outcome]) -> FileOutcome:
         quarantine(self.store, obj, error, spec.name if spec else None, self.settings)
+        records.append(Outcome(spec.table if spec else None, obj.key, obj.etag, QUARANTINED, error.reason,
+                               str(error)[:2000]))
         return self._outcome(spec, obj, "quarantined", 0, _millis(started), error)
+
+
+def _recorded(known: OutcomeIndex, pairs: Iterable[tuple[str, str]], table_name: str | None) -> dict[tuple[str, str], str]:
+    """The pairs the outcome log settles: ``empty`` (same table) wins over ``quarantined``."""
+    found: dict[tuple[str, str], str] = {}
+    for pair in pairs:
+        outcomes = known.of(pair)
+        if any(o.outcome == EMPTY and o.table_name == table_name for o in outcomes):
+            found[pair] = EMPTY
+        elif any(o.outcome == QUARANTINED for o in outcomes):
+            found[pair] = QUARANTINED
+    return found
 
 
 def _millis(started: float) -> float:

@@ -19,10 +19,15 @@ class SourceObject:
             SHA-256. ``(key, etag)`` is the ledger identity.
         size: bytes.
         open: opens a fresh binary stream of the content; may be called more
-            than once (a retry re-reads the file), the caller closes it.
+            than once (a retry re-reads the file), the caller closes it. It
+            reads exactly the version ``etag`` names, or fails.
+        verify: called once the content was read; raises ``PermanentError``
+            (``object_missing``) if the bytes read were not that version (the
+            local store hashes what it reads). None where ``open`` pins the version.
     """
 
     key: str
     etag: str
     size: int
     open: Callable[[], BinaryIO] = field(compare=False, repr=False)
+    verify: Callable[[], None] | None = field(default=None, compare=False, repr=False)

@@ -8,10 +8,13 @@ share every other line of code.
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from minio import Minio
 from minio.commonconfig import CopySource
@@ -19,6 +22,7 @@ from minio.error import S3Error
 from urllib3.exceptions import HTTPError
 
 from lakehouse.errors import PermanentError, RetryableError
+from lakehouse.reasons import OBJECT_MISSING
 from lakehouse.settings import Settings
 from lakehouse.state import private_dir
 from ingestion.source import SourceObject
@@ -47,13 +51,24 @@ class S3ObjectStore:
         self.client = client
         self.bucket = bucket
 
-    def _source(self, key: str, etag: str, size: int) -> SourceObject:
+    def _source(self, key: str, etag: str, size: int, version_id: str | None = None) -> SourceObject:
+        etag = etag.strip('"')
+
         def opener() -> BinaryIO:
+            # Read exactly the version that was listed or stat'ed: by version id in a
+            # versioned bucket, else only while the ETag still matches (a 412 otherwise).
+            pin = {"version_id": version_id} if version_id else {"request_headers": {"If-Match": f'"{etag}"'}}
             try:
-                return self.client.get_object(self.bucket, key)  # type: ignore[return-value]
+                return self.client.get_object(self.bucket, key, **pin)  # type: ignore[return-value]
+            except S3Error as exc:
+                if exc.code in ("PreconditionFailed", "NoSuchKey", "NoSuchObject", "NoSuchVersion"):
+                    raise PermanentError(f"s3://{self.bucket}/{key} version {etag} is gone (overwritten or deleted "
+                                         "since it was listed); a newer version loads under its own etag",
+                                         reason=OBJECT_MISSING) from exc
+                raise RetryableError(f"cannot read s3://{self.bucket}/{key}: {exc}") from exc
             except HTTPError as exc:
                 raise RetryableError(f"cannot read s3://{self.bucket}/{key}: {exc}") from exc
-        return SourceObject(key=key, etag=etag.strip('"'), size=size, open=opener)
+        return SourceObject(key=key, etag=etag, size=size, open=opener)
 
     def list(self, prefix: str) -> Iterator[SourceObject]:
         try:
@@ -68,15 +83,13 @@ class S3ObjectStore:
             st = self.client.stat_object(self.bucket, key)
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject"):
-                raise PermanentError(f"s3://{self.bucket}/{key} no longer exists", reason="object_missing") from exc
+                raise PermanentError(f"s3://{self.bucket}/{key} no longer exists", reason=OBJECT_MISSING) from exc
             raise RetryableError(f"cannot stat s3://{self.bucket}/{key}: {exc}") from exc
         except HTTPError as exc:
             raise RetryableError(f"cannot stat s3://{self.bucket}/{key}: {exc}") from exc
-        return self._source(key, st.etag or "", st.size or 0)
+        return self._source(key, st.etag or "", st.size or 0, st.version_id if st.version_id != "null" else None)
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        import io
-
         try:
             self.client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)
         except (HTTPError, S3Error) as exc:
@@ -97,15 +110,81 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _HashingReader(io.RawIOBase):
+    """A file read that hashes exactly the bytes it hands out (each byte once)."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = path.open("rb")
+        self._digest = hashlib.sha256()
+        self.hexdigest: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._handle.readinto(buffer)
+        if n:
+            self._digest.update(memoryview(buffer)[:n])
+        return n or 0
+
+    def finish(self) -> str:
+        """Hash what the reader left unread too, and close; the digest of the version read."""
+        if self.hexdigest is None:
+            if not self._handle.closed:
+                for block in iter(lambda: self._handle.read(1 << 20), b""):
+                    self._digest.update(block)
+                self._handle.close()
+            self.hexdigest = self._digest.hexdigest()
+        return self.hexdigest
+
+    def close(self) -> None:
+        self.finish()
+        super().close()
+
+
 class LocalObjectStore:
-    """A folder laid out like the bucket (embedded mode). The etag is the SHA-256."""
+    """A folder laid out like the bucket (embedded mode). The etag is the SHA-256.
+
+    Listing does not read files: a file's hash is cached by (path, size,
+    mtime) and computed only for a version not seen before. A load hashes the
+    bytes it reads and checks them against the etag (``SourceObject.verify``),
+    so a file overwritten between the listing and the read is never loaded
+    under the older etag.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._hashes: dict[Path, tuple[int, int, str]] = {}
+        self._lock = threading.Lock()
+
+    def _etag(self, path: Path, st: os.stat_result) -> str:
+        with self._lock:
+            cached = self._hashes.get(path)
+        if cached is not None and cached[:2] == (st.st_size, st.st_mtime_ns):
+            return cached[2]
+        etag = file_sha256(path)
+        with self._lock:
+            self._hashes[path] = (st.st_size, st.st_mtime_ns, etag)
+        return etag
 
     def _source(self, path: Path) -> SourceObject:
         key = path.relative_to(self.root).as_posix()
-        return SourceObject(key=key, etag=file_sha256(path), size=path.stat().st_size, open=lambda: path.open("rb"))
+        st = path.stat()
+        etag = self._etag(path, st)
+        readers: list[_HashingReader] = []
+
+        def opener() -> BinaryIO:
+            reader = _HashingReader(path)
+            readers.append(reader)
+            return reader  # type: ignore[return-value]
+
+        def verify() -> None:
+            for reader in readers:
+                if reader.finish() != etag:
+                    raise PermanentError(f"{path} changed while it was loaded (its content is no longer version "
+                                         f"{etag[:12]}); the new version loads under its own etag",
+                                         reason=OBJECT_MISSING)
+        return SourceObject(key=key, etag=etag, size=st.st_size, open=opener, verify=verify)
 
     def list(self, prefix: str) -> Iterator[SourceObject]:
         base = self.root / prefix
@@ -114,13 +193,17 @@ class LocalObjectStore:
             return
         for path in sorted(p for p in start.rglob("*") if p.is_file()):
             if path.relative_to(self.root).as_posix().startswith(prefix):
-                yield self._source(path)
+                try:
+                    yield self._source(path)
+                except FileNotFoundError:
+                    continue  # deleted while listing
 
     def stat(self, key: str) -> SourceObject:
         path = self.root / key
-        if not path.is_file():
-            raise PermanentError(f"{path} no longer exists", reason="object_missing")
-        return self._source(path)
+        try:
+            return self._source(path)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise PermanentError(f"{path} no longer exists", reason=OBJECT_MISSING) from exc
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         path = self.root / key

@@ -2,20 +2,31 @@
 
 A :class:`GroupWrite` stages, in ONE pyiceberg transaction, everything a batch
 of files does to a table: schema evolution (spec columns added since the
-table was created, new columns found in files), the data files, and the
-ledger entries of zero-row files. Data files are written as the files are
-read (bounded memory), but nothing is visible until :meth:`GroupWrite.commit`.
+table was created, new columns found in files) and the data files. Data
+files are written as the files are read (bounded memory), but nothing is
+visible until :meth:`GroupWrite.commit`. Zero-row files are recorded by the
+loader in the outcome log (:mod:`ingestion.outcomes`), not here.
+
+Each file's share is a :class:`StagedFile`: its data files and the schema
+they were written with. When a commit conflicts, or a quarantined file had
+changed the schema, the loader builds a new ``GroupWrite`` on the newer table
+and :meth:`GroupWrite.adopt` re-uses the staged data files without parsing
+the file again, as long as every field id they use still means the same
+column.
 
 Hazard: data files written for a transaction that is never committed stay in
 storage as orphans (no reader sees them). :meth:`GroupWrite.discard` deletes
-the ones it knows of; a crash leaves them for orphan-file cleanup.
+the ones it knows of; a crash leaves them for ``lakehouse maintain``.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import time
 import uuid
+from dataclasses import dataclass, field
+
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import (
@@ -25,14 +36,14 @@ from pyiceberg.exceptions import (
     TableAlreadyExistsError,
 )
 from pyiceberg.manifest import DataFile
-from pyiceberg.schema import Schema
+from pyiceberg.schema import Schema, index_by_id
 from pyiceberg.table import Table
 from pyiceberg.types import StringType
 
 from ingestion.datafiles import write_data_files
-from ingestion.ledger import empty_file_property
 from ingestion.pipeline import FileReader
 from ingestion.schema import SOURCE_ETAG, SOURCE_KEY, data_column_names
+from ingestion.source import SourceObject
 from ingestion.specs import DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -113,6 +124,18 @@ def data_commits(table: Table) -> int:
     return max(0, int(table.metadata.last_sequence_number) - 1)
 
 
+@dataclass
+class StagedFile:
+    """One file's rows, written as data files of a not yet committed transaction."""
+
+    obj: SourceObject
+    rows: int
+    millis: float
+    files: list[DataFile] = field(default_factory=list)
+    schema: Schema | None = None  # the schema its data files were written with
+    new_columns: list[str] = field(default_factory=list)
+
+
 class GroupWrite:
     """One table's share of a batch: files in, one commit out."""
 
@@ -121,7 +144,6 @@ class GroupWrite:
         self.spec = spec
         self.txn = table.transaction()
         self._files: list[DataFile] = []
-        self._empty: dict[str, str] = {}
         self._uuid = uuid.uuid4()
         self._counter = itertools.count()
         self._evolve_to_spec()
@@ -133,6 +155,10 @@ class GroupWrite:
     @property
     def schema_id(self) -> int:
         return self.txn.table_metadata.current_schema_id
+
+    @property
+    def changes_schema(self) -> bool:
+        return self.schema_id != self.table.metadata.current_schema_id
 
     def _evolve_to_spec(self) -> None:
         """Add columns the spec declares but the table lacks (a spec grew)."""
@@ -153,13 +179,14 @@ class GroupWrite:
         data = pa.Table.from_batches(batches)
         return write_data_files(self.txn.table_metadata, self.table.io, data, self._uuid, self._counter)
 
-    def add_file(self, reader: FileReader) -> int:
-        """Write one file's rows as data files (not yet committed); return its row count.
+    def add_file(self, reader: FileReader, started: float) -> StagedFile:
+        """Write one file's rows as data files (not yet committed).
 
         Raises:
-            PermanentError: the file cannot be parsed or has no usable row; its
-                data files are deleted again. The transaction may still hold a
-                schema change made for this file: compare ``schema_id``.
+            PermanentError: the file cannot be parsed or has no usable row, or
+                it changed since it was listed (``obj.verify``); its data files
+                are deleted again. The transaction may still hold a schema
+                change made for this file: compare ``schema_id``.
         """
         mine: list[DataFile] = []
         buffer: list[pa.RecordBatch] = []
@@ -182,17 +209,33 @@ class GroupWrite:
                     flush()
             flush()
             reader.check()
+            verify = getattr(reader.obj, "verify", None)
+            if verify is not None:
+                verify()  # the bytes read are the version the etag names (else: not loaded under it)
         except BaseException:
             self._delete(mine)
             raise
         self._files.extend(mine)
-        if reader.rows == 0:
-            name, value = empty_file_property(reader.obj.key, reader.obj.etag)
-            self._empty[name] = value
-        return reader.rows
+        return StagedFile(reader.obj, reader.rows, _millis_since(started), mine, self.schema,
+                          list(reader.new_columns))
+
+    def adopt(self, staged: StagedFile) -> bool:
+        """Take a file staged in an earlier transaction of this group, without re-reading it.
+
+        Its columns are added again (same order); the data files are kept only
+        if every field id in their schema still names the same column with the
+        same type here. Returns False (the caller parses the file again) otherwise.
+        """
+        missing = [c for c in staged.new_columns if c not in self.schema.column_names]
+        if missing:
+            self.add_columns(missing)
+        if staged.schema is None or not _same_ids(staged.schema, self.schema):
+            return False
+        self._files.extend(staged.files)
+        return True
 
     def commit(self, files: int) -> Table:
-        """Commit schema changes, data files and ledger entries atomically."""
+        """Commit schema changes and data files atomically."""
         if self._files:
             merge = self.txn.table_metadata.properties.get("commit.manifest-merge.enabled") == "true"
             producer = self.txn.update_snapshot(snapshot_properties={"lakehouse.files": str(files),
@@ -201,8 +244,6 @@ class GroupWrite:
             with append:
                 for data_file in self._files:
                     append.append_data_file(data_file)
-        if self._empty:
-            self.txn.set_properties(self._empty)
         return self.txn.commit_transaction()
 
     def discard(self) -> None:
@@ -211,8 +252,26 @@ class GroupWrite:
         self._files = []
 
     def _delete(self, files: list[DataFile]) -> None:
-        for data_file in files:
-            try:
-                self.table.io.delete(data_file.file_path)
-            except OSError as exc:  # an orphan is harmless; do not mask the real error
-                log.warning("could not delete orphan data file %s: %s", data_file.file_path, exc)
+        delete_files(self.table, files)
+
+
+def delete_files(table: Table, files: list[DataFile]) -> None:
+    """Delete uncommitted data files (best effort: an orphan is harmless, ``maintain`` removes it)."""
+    for data_file in files:
+        try:
+            table.io.delete(data_file.file_path)
+        except OSError as exc:  # do not mask the real error
+            log.warning("could not delete orphan data file %s: %s", data_file.file_path, exc)
+
+
+def _same_ids(written: Schema, current: Schema) -> bool:
+    now = index_by_id(current)
+    for field_id, column in index_by_id(written).items():
+        there = now.get(field_id)
+        if there is None or there.name != column.name or there.field_type != column.field_type:
+            return False
+    return True
+
+
+def _millis_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000

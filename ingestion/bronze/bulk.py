@@ -7,7 +7,7 @@ Per table:
 2. **probe**: a Spark job parses every pending file with our parser and
    reports its row count, new columns, or why it cannot be loaded. Files that
    cannot be loaded are quarantined by the driver;
-3. one pyiceberg commit adds the new columns and the ledger entries of
+3. one pyiceberg commit adds the new columns; the outcome log records the
    zero-row files (both harmless if step 4 then fails: a nullable column, and
    files that add no rows either way);
 4. **write**: a second Spark job turns the files into rows (our coercion
@@ -42,6 +42,7 @@ from pyspark.sql import SparkSession
 from lakehouse.errors import PermanentError, RetryableError
 from lakehouse.settings import Settings
 from ingestion import ledger
+from ingestion.outcomes import EMPTY, Outcome, OutcomeLog
 from ingestion.bronze.spark import CATALOG, probe_task, spark_schema, write_task
 from ingestion.catalog import open_catalog
 from ingestion.quarantine import quarantine
@@ -110,13 +111,21 @@ def _pending(table: Table, objects: list[SourceObject]) -> list[SourceObject]:
     return [o for o in objects if (o.key, o.etag) not in done]
 
 
+def _recorded_empty(catalog: Catalog, namespace: str, spec: DatasetSpec, objects: list[SourceObject]) -> set:
+    """Zero-row files recorded in the outcome log (they have no rows to find)."""
+    index = OutcomeLog(catalog, namespace).index()
+    return {(o.key, o.etag) for o in objects
+            if any(r.outcome == EMPTY and r.table_name == spec.table for r in index.of((o.key, o.etag)))}
+
+
 def _load_table(spark: SparkSession, settings: Settings, catalog: Catalog, store: ObjectStore,
                 spec: DatasetSpec, objects: list[SourceObject]) -> TableReport:
     started = time.monotonic()
     namespace = settings.bronze_namespace
     report = TableReport(table=f"{namespace}.{spec.table}", listed=len(objects))
     table = open_table(catalog, spec, namespace)
-    todo = _pending(table, objects)
+    empty = _recorded_empty(catalog, namespace, spec, objects)
+    todo = [o for o in _pending(table, objects) if (o.key, o.etag) not in empty]
     report.skipped = len(objects) - len(todo)
     if todo:
         ingested_at = datetime.now(timezone.utc)
@@ -166,10 +175,10 @@ def _prepare(catalog: Catalog, spec: DatasetSpec, namespace: str, good: list[Sou
         for column in probes[obj.key]["new_columns"] or []:
             if column not in report.new_columns:
                 report.new_columns.append(column)
-    empty = dict(ledger.empty_file_property(o.key, o.etag) for o in good if not probes[o.key]["rows"])
+    empty = [Outcome(spec.table, o.key, o.etag, EMPTY) for o in good if not probes[o.key]["rows"]]
     table = open_table(catalog, spec, namespace)
     missing = [c for c in report.new_columns if c not in table.schema().column_names]
-    if missing or empty:
+    if missing:
         from pyiceberg.types import StringType
 
         txn = table.transaction()
@@ -177,9 +186,8 @@ def _prepare(catalog: Catalog, spec: DatasetSpec, namespace: str, good: list[Sou
             with txn.update_schema() as update:
                 for column in missing:
                     update.add_column(column, StringType(), doc=f"added by schema evolution ({spec.name})")
-        if empty:
-            txn.set_properties(empty)
         table = txn.commit_transaction()
+    OutcomeLog(catalog, namespace).record(empty)  # after the columns: a crash in between re-probes them
     return table
 
 

@@ -143,14 +143,19 @@ def test_a_new_etag_for_the_same_key_is_a_new_load(backend: Backend) -> None:
     assert Counter(rows.column("_source_etag").to_pylist()) == {old.etag: 2, new.etag: 3}
 
 
-def test_a_zero_row_file_is_recorded_in_the_same_commit_and_not_reloaded(backend: Backend) -> None:
+def test_a_zero_row_file_is_recorded_in_the_outcome_log_not_in_table_properties(backend: Backend) -> None:
     empty = backend.put("raw/ecoride/sales/sales_2024-01.csv", sales_csv())
     first = backend.loader().load([empty])
     again = backend.loader().load([empty])
 
     assert (first[0].outcome, first[0].rows) == ("loaded", 0)
     assert again[0].outcome == "duplicate"
-    assert any(k.startswith("lakehouse.ledger.empty.") for k in backend.table("ecoride_sales").properties)
+    assert backend.loader().pending([empty]) == []
+    table = backend.table("ecoride_sales")
+    assert not any(k.startswith("lakehouse.ledger.") for k in table.properties)
+    assert data_commits(table) == 0  # no snapshot on the data table for a file without rows
+    log = backend.table("_file_outcomes").scan().to_arrow().to_pylist()
+    assert [(r["source_key"], r["source_etag"], r["outcome"]) for r in log] == [(empty.key, empty.etag, "empty")]
 
 
 def test_the_ledger_survives_snapshot_expiry(backend: Backend) -> None:
@@ -229,7 +234,7 @@ def test_an_unroutable_key_is_quarantined_and_the_rest_of_the_batch_loads(backen
     assert outcomes[0].error is not None and outcomes[0].error.reason == "unroutable_key"
     report = _error_report(backend, stray.key)
     assert report["reason"] == "unroutable_key" and report["spec"] is None
-    assert backend.loader().pending([stray, good]) == [stray]  # replay tries it again, idempotently
+    assert backend.loader().pending([stray, good]) == []  # quarantine is remembered: replay skips it
 
 
 def test_a_file_without_a_single_usable_row_is_quarantined_as_all_rows_invalid(backend: Backend) -> None:
