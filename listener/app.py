@@ -8,7 +8,7 @@ the local source files in the landing folder. The catalog follows the mode
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.source import SourceObject
@@ -68,12 +68,15 @@ class Parts:
     dead_letters: DeadLetterSink
     metrics: ListenerMetrics
     dispatcher: Dispatcher
+    reconcile: Parts | None = field(default=None)  # the reconcile thread's own loader and dispatcher
 
     def close(self) -> None:
         self.dead_letters.close()
         close = getattr(self.loader, "close", None)
         if callable(close):
             close()
+        if self.reconcile is not None:
+            self.reconcile.close()
 
 
 def build_parts(
@@ -101,9 +104,22 @@ def build_parts(
 
 
 def build_listener(config: ListenerConfig, *, source: EventSource | None = None, **fakes: object) -> tuple[Listener, Parts]:
-    """A ready-to-run listener and its parts (close the parts after ``run()`` returns)."""
+    """A ready-to-run listener and its parts (close the parts after ``run()`` returns).
+
+    The reconcile thread gets a loader and a dead-letter sink of its own (the
+    same fakes, when a test passes them): loaders are not shared between threads.
+    """
     source = source if source is not None else open_event_source(config)
     listener_id = str(getattr(source, "client_id", config.client_id))
     parts = build_parts(config, listener_id=listener_id, **fakes)  # type: ignore[arg-type]
-    listener = Listener(config, source, parts.dispatcher, parts.loader, parts.store, parts.metrics)
+    if config.replay_on_start or config.replay_interval_s > 0:
+        shared = {k: v for k, v in fakes.items() if k not in ("metrics", "store")}
+        parts.reconcile = build_parts(
+            config, origin="replay", listener_id=listener_id, store=parts.store, metrics=parts.metrics, **shared  # type: ignore[arg-type]
+        )
+    reconcile = parts.reconcile
+    listener = Listener(
+        config, source, parts.dispatcher, parts.loader, parts.store, parts.metrics,
+        reconcile_dispatcher=reconcile.dispatcher if reconcile else None, reconcile_loader=reconcile.loader if reconcile else None,
+    )
     return listener, parts

@@ -54,6 +54,17 @@ class ListenerMetrics:
         self.lag = Gauge(f"{PREFIX}_consumer_lag", "Events not yet polled, per partition", ["partition"], registry=r)
         self.retrying = Gauge(f"{PREFIX}_retrying", "1 while a transient failure is being retried", registry=r)
         self.last_poll = Gauge(f"{PREFIX}_last_poll_timestamp_seconds", "When the loop last polled", registry=r)
+        # The reconcile pass runs beside the poll loop (listener/reconciler.py).
+        self.reconcile_running = Gauge(f"{PREFIX}_reconcile_running", "1 while a reconcile pass runs", registry=r)
+        self.reconcile_seconds = Gauge(f"{PREFIX}_reconcile_last_duration_seconds", "Duration of the last reconcile pass", registry=r)
+        self.reconcile_passes = Counter(f"{PREFIX}_reconcile_passes", "Reconcile passes that ended with a report", registry=r)
+        self.reconcile_errors = Counter(f"{PREFIX}_reconcile_errors", "Reconcile passes aborted by an error", registry=r)
+        self.reconcile_last_success = Gauge(
+            f"{PREFIX}_reconcile_last_success_timestamp_seconds", "When a reconcile pass last ended with a report", registry=r
+        )
+        self.reconcile_last_error = Gauge(
+            f"{PREFIX}_reconcile_last_error_timestamp_seconds", "When a reconcile pass last met an error (transient included)", registry=r
+        )
 
     def fail(self, reason: str, count: int = 1) -> None:
         """Count a failure under its vocabulary name (``ValueError`` for a name not in lakehouse/reasons.py)."""

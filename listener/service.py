@@ -12,6 +12,9 @@ Guarantees (DESIGN.md section 5) and how this loop keeps them:
   Leaving the loop (stop) during a retry acknowledges nothing, so the events
   are delivered again on the next start.
 
+The start-up and periodic reconcile run on their own thread
+(:mod:`listener.reconciler`): a long pass never stops polling.
+
 Hazard: while a batch is retried the loop does not poll. If that lasts longer
 than Kafka's ``max.poll.interval.ms`` (5 minutes) the group moves our
 partitions elsewhere; the commit is then rejected and the events are loaded
@@ -36,7 +39,8 @@ from listener.config import ListenerConfig
 from listener.dispatcher import BatchReport, Dispatcher, Loader
 from listener.events import ObjectCreated, ignore_reason
 from listener.metrics import ListenerMetrics, MetricsServer
-from listener.replay import ReplayReport, reconcile
+from listener.reconciler import Reconciler
+from listener.replay import ReplayReport
 from listener.sources import Delivery, EventSource
 
 log = logging.getLogger(__name__)
@@ -80,6 +84,9 @@ class Listener:
         loader: Loader,
         store: ObjectStore,
         metrics: ListenerMetrics,
+        *,
+        reconcile_dispatcher: Dispatcher | None = None,
+        reconcile_loader: Loader | None = None,
     ) -> None:
         self.config = config
         self.source = source
@@ -90,11 +97,20 @@ class Listener:
         self.totals = Totals()
         self.state = "starting"
         self.metrics_server: MetricsServer | None = None
-        self.ready = threading.Event()  # set once consuming (after the start-up reconcile)
+        self.ready = threading.Event()  # set once consuming (the start-up reconcile runs beside it)
         self._stop = threading.Event()
         self._buffer: deque[_Buffered] = deque()
         self._heartbeat = time.monotonic()
-        self._next_reconcile = float("inf")
+        self._totals_lock = threading.Lock()  # the reconcile thread adds its reports too
+        self.reconciler = Reconciler(
+            config, store, reconcile_loader or loader, reconcile_dispatcher or dispatcher, metrics,
+            hold=source.hold, stop=self._stop, on_report=self._add_reconcile,
+        )
+
+    @property
+    def caught_up(self) -> threading.Event:
+        """Set once the start-up reconcile pass ended (at once without one)."""
+        return self.reconciler.caught_up
 
     # ---- lifecycle ------------------------------------------------------------
     def stop(self) -> None:
@@ -111,9 +127,8 @@ class Listener:
             self.metrics_server = MetricsServer(self.metrics, self.health, self.config.metrics_host, self.config.metrics_port).start()
         try:
             self._retrying("connect", self.source.start)
-            if self.config.replay_on_start and not self.stopping:
-                self._reconcile()
-            self._schedule_reconcile()
+            if not self.stopping:
+                self.reconciler.start(initial=self.config.replay_on_start)
             self.state = "running"
             self.ready.set()
             while not self.stopping:
@@ -121,6 +136,9 @@ class Listener:
             self.state = "draining"
             self._drain()
         finally:
+            self._stop.set()
+            if not self.reconciler.join(timeout=60):
+                log.warning("the reconcile pass did not end within 60s of the stop; leaving it behind")
             self.state = "stopped"
             self.ready.set()
             self.source.close()
@@ -133,14 +151,17 @@ class Listener:
         for ``STALL_AFTER_S`` outside a load. A long load stays ok (a liveness probe must
         not kill a listener busy with a big file); ``seconds_since_heartbeat`` shows it."""
         age = time.monotonic() - self._heartbeat
-        alive = self.state in ("starting", "running", "loading", "retrying", "reconciling", "draining")
-        ok = alive and (age < STALL_AFTER_S or self.state in ("loading", "reconciling"))
+        alive = self.state in ("starting", "running", "loading", "retrying", "draining")
+        ok = alive and (age < STALL_AFTER_S or self.state == "loading")
+        with self._totals_lock:
+            totals = {"batches": self.totals.batches, "files": dict(self.totals.files), "rows": self.totals.rows}
         body = {
             "status": "ok" if ok else "unhealthy",
             "state": self.state,
             "seconds_since_heartbeat": round(age, 3),
             "buffered_deliveries": len(self._buffer),
-            "totals": {"batches": self.totals.batches, "files": self.totals.files, "rows": self.totals.rows},
+            "totals": totals,
+            "reconcile": self.reconciler.status(),
             **self.source.status(),
         }
         return ok, body
@@ -154,9 +175,6 @@ class Listener:
         while self._due():
             self._flush(self._take())
         self.metrics.set_lag(self.source.lag())
-        if time.monotonic() >= self._next_reconcile:
-            self._reconcile()
-            self._schedule_reconcile()
 
     def _accept(self, delivery: Delivery) -> None:
         if delivery.other_records:
@@ -216,7 +234,8 @@ class Listener:
                 # batch with it, and those files would never be loaded.
                 self._buffer.clear()
                 return
-            self.totals.add(report)
+            with self._totals_lock:
+                self.totals.add(report)
             now = time.time()
             for b in batch:
                 if b.events and b.delivery.published_at is not None:
@@ -256,30 +275,10 @@ class Listener:
         while self._buffer:
             self._flush(self._take())
 
-    # ---- reconcile ------------------------------------------------------------
-    def _schedule_reconcile(self) -> None:
-        interval = self.config.replay_interval_s
-        self._next_reconcile = time.monotonic() + interval if interval > 0 else float("inf")
-
-    def _reconcile(self) -> ReplayReport | None:
-        previous, self.state = self.state, "reconciling"
-        try:
-            report = self._retrying("reconcile", self._reconcile_once)
-        except Exception:  # noqa: BLE001 - a failed pass is retried at the next interval, the loop goes on
-            log.exception("reconcile failed; events keep flowing, the next pass retries")
-            report = None
-        self.state = previous
-        if report is not None:
+    # ---- reconcile (its passes run on the reconciler's thread) -----------------
+    def _add_reconcile(self, report: ReplayReport) -> None:
+        with self._totals_lock:
             self.totals.add(report.batch)
-        return report
-
-    def _reconcile_once(self) -> ReplayReport:
-        c = self.config
-        return reconcile(
-            self.store, self.loader, self.dispatcher, c.reconcile_prefix,
-            max_files=c.max_batch_files, max_bytes=c.max_batch_bytes,
-            hold=self.source.hold, stop=lambda: self.stopping,
-        )
 
     # ---- retry helpers --------------------------------------------------------
     def _retrying(self, what: str, call: Callable[[], T]) -> T | None:

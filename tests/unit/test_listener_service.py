@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 from collections import deque
 from dataclasses import replace
@@ -179,9 +180,74 @@ def test_start_up_reconcile_loads_what_the_ledger_lacks_except_files_the_source_
     loader = FakeLoader()
     store = MemoryStore(objects)
     listener, _ = build_listener(config(replay_on_start=True), source=source, loader=loader, store=store, dead_letters=MemoryDeadLetters())
-    source.on_empty = listener.stop
+    source.on_empty = lambda: listener.stop() if listener.caught_up.is_set() else None
     listener.run()
     assert loader.calls == [[f"{SALES}f000.csv", f"{SALES}f002.csv"]]
+
+
+class BlockingLoader(FakeLoader):
+    """A loader whose ``pending`` (the reconcile's ledger check) blocks until released, or raises."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.error = error
+
+    def pending(self, objects):  # noqa: ANN001, ANN201
+        self.entered.set()
+        assert self.release.wait(10), "the test never released the reconcile pass"
+        if self.error is not None:
+            raise self.error
+        return super().pending(objects)
+
+
+def test_a_long_start_up_reconcile_does_not_stop_polling_and_is_reported_in_health_and_metrics() -> None:
+    # Regression (issue 9, item 10): the pass ran on the poll thread, so nothing was
+    # polled until it ended (a rebalance after max.poll.interval.ms) and /healthz said ok.
+    old, new = {f"{SALES}old.csv": b"r\n"}, {f"{SALES}new.csv": b"r\n"}
+    loader = BlockingLoader()
+    source = ScriptedSource(polls=deque([deliveries(*events_for(new))]))
+    listener, _ = build_listener(config(replay_on_start=True), source=source, loader=loader, store=MemoryStore(old | new),
+                                 dead_letters=MemoryDeadLetters())
+    seen: dict[str, object] = {}
+
+    def idle() -> None:
+        if "during" not in seen and loader.rows.get("ecoride_sales"):
+            seen["during"] = (list(loader.rows["ecoride_sales"]), listener.health())
+            seen["running_gauge"] = listener.metrics.value("lakehouse_listener_reconcile_running")
+            loader.release.set()
+        elif listener.caught_up.is_set():
+            listener.stop()
+
+    source.on_empty = idle
+    listener.run()
+    rows_during, (ok, body) = seen["during"]  # type: ignore[misc]
+    assert rows_during == [f"{SALES}new.csv"]  # loaded by the poll thread while the pass was blocked
+    assert ok and body["reconcile"]["running"] is True and seen["running_gauge"] == 1
+    after = listener.health()[1]["reconcile"]
+    assert after["running"] is False and after["passes"] == 1 and after["last_duration_s"] > 0 and after["last_error"] is None
+    assert after["last_summary"]["loaded"] == 1  # old.csv; new.csv was a duplicate by then
+    assert listener.metrics.value("lakehouse_listener_reconcile_running") == 0
+    assert listener.metrics.value("lakehouse_listener_reconcile_last_duration_seconds") > 0
+    assert listener.metrics.value("lakehouse_listener_reconcile_passes_total") == 1
+    assert sorted(loader.rows["ecoride_sales"]) == [f"{SALES}new.csv", f"{SALES}old.csv"]
+
+
+def test_a_reconcile_pass_that_fails_is_reported_and_the_listener_keeps_consuming() -> None:
+    objects = files(1)
+    loader = BlockingLoader(error=ValueError("ledger bug"))
+    loader.release.set()
+    source = ScriptedSource(polls=deque([deliveries(*events_for(objects))]))
+    listener, _ = build_listener(config(replay_on_start=True), source=source, loader=loader, store=MemoryStore(objects),
+                                 dead_letters=MemoryDeadLetters())
+    source.on_empty = lambda: listener.stop() if listener.caught_up.is_set() else None
+    listener.run()
+    status = listener.health()[1]["reconcile"]
+    assert status["last_error"] == "ValueError: ledger bug" and status["passes"] == 1
+    assert listener.metrics.value("lakehouse_listener_reconcile_errors_total") == 1
+    assert listener.metrics.value("lakehouse_listener_reconcile_last_error_timestamp_seconds") > 0
+    assert loader.rows["ecoride_sales"] == [f"{SALES}f000.csv"] and source.committed == [0]
 
 
 def test_metrics_and_healthz_are_served_while_running() -> None:

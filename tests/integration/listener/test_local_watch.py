@@ -83,10 +83,13 @@ def test_files_that_arrived_while_the_listener_was_down_are_loaded_at_start_up_a
         os.utime(landing / f"early_{i}.csv", (time.time() - 60, time.time() - 60))
     bronze = Bronze(embedded_settings)
     with running_listener(embedded_settings) as listener:
-        assert listener.totals.files == {"loaded": 3}  # the start-up reconcile ran before `ready`
+        assert listener.caught_up.wait(60), "the start-up reconcile did not end"  # it runs beside the poll loop
+        assert listener.totals.files == {"loaded": 3}
+        assert listener.health()[1]["reconcile"]["passes"] == 1
     (landing / "while_down.csv").write_bytes(sales_csv(100, 5))
     os.utime(landing / "while_down.csv", (time.time() - 60, time.time() - 60))
     with running_listener(embedded_settings) as listener:
+        assert listener.caught_up.wait(60), "the start-up reconcile did not end"
         assert listener.totals.files == {"loaded": 1}
     assert sorted(bronze.rows_per_key("ecoride_sales").values()) == [2, 2, 2, 5]
 

@@ -1,0 +1,172 @@
+"""The start-up and periodic reconcile, on a thread of its own.
+
+A reconcile pass lists the whole store and may load thousands of files: on the
+poll thread it stopped polling for as long, so Kafka's ``max.poll.interval.ms``
+could expire (a rebalance, the partitions moved away), new events waited behind
+it and ``/healthz`` could not tell. Here the poll thread keeps consuming while a
+pass runs, and health and metrics report the pass (running, last duration,
+last error).
+
+The pass uses a dispatcher and loader of its own (see ``listener.app``): the
+loader is not made for two threads, and two writers to one table are what the
+loader already handles between listener instances (commit conflicts re-check
+the ledger), so a file that arrives both by event and by reconcile loads once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from ingestion.storage import ObjectStore
+from lakehouse import reasons
+from lakehouse.errors import RetryableError
+from listener.config import ListenerConfig
+from listener.dispatcher import Dispatcher, Loader
+from listener.metrics import ListenerMetrics
+from listener.replay import ReplayReport, reconcile
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """Runs a pass at start (``initial``) and then every ``config.replay_interval_s`` until stopped."""
+
+    def __init__(
+        self,
+        config: ListenerConfig,
+        store: ObjectStore,
+        loader: Loader,
+        dispatcher: Dispatcher,
+        metrics: ListenerMetrics,
+        *,
+        hold: Callable[[str], bool],
+        stop: threading.Event,
+        on_report: Callable[[ReplayReport], None],
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.loader = loader
+        self.dispatcher = dispatcher
+        self.metrics = metrics
+        self.hold = hold
+        self.stop = stop
+        self.on_report = on_report
+        self.caught_up = threading.Event()  # set when the start-up pass ended (or there is none)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._running_since: float | None = None
+        self._passes = 0
+        self._last: dict[str, Any] = {}
+
+    # ---- lifecycle ------------------------------------------------------------
+    def start(self, *, initial: bool) -> None:
+        """Start the thread if there is anything to do; returns at once."""
+        if not initial:
+            self.caught_up.set()
+        if not initial and self.config.replay_interval_s <= 0:
+            return
+        self._thread = threading.Thread(target=self._run, args=(initial,), name="listener-reconcile", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for a stopped reconciler (it ends after its current chunk); True if it ended."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self, initial: bool) -> None:
+        try:
+            if initial:
+                self.run_pass()
+                self.caught_up.set()
+            interval = self.config.replay_interval_s
+            while interval > 0 and not self.stop.wait(interval):
+                self.run_pass()
+        finally:
+            self.caught_up.set()
+
+    # ---- one pass -------------------------------------------------------------
+    def run_pass(self) -> ReplayReport | None:
+        """One pass, retried in place while the store or catalog is down; never raises."""
+        started = time.monotonic()
+        with self._lock:
+            self._running_since = started
+        self.metrics.reconcile_running.set(1)
+        report: ReplayReport | None = None
+        error: str | None = None
+        try:
+            report = self._retrying()
+        except Exception as exc:  # noqa: BLE001 - a failed pass is retried at the next interval, events keep flowing
+            log.exception("reconcile failed; events keep flowing, the next pass retries")
+            error = f"{type(exc).__name__}: {exc}"
+            self.metrics.reconcile_errors.inc()
+        finally:
+            self._finished(started, report, error)
+        return report
+
+    def _retrying(self) -> ReplayReport | None:
+        attempt = 0
+        while not self.stop.is_set():
+            try:
+                return self._once()
+            except RetryableError as exc:
+                log.warning("reconcile: transient failure, retrying (attempt %d): %s", attempt + 1, exc)
+                self.metrics.fail(reasons.TRANSIENT)
+                self._note_error(f"{type(exc).__name__}: {exc}")
+            delay = min(self.config.retry_max_s, self.config.retry_initial_s * 2**attempt)
+            self.stop.wait(delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
+            attempt += 1
+        return None
+
+    def _once(self) -> ReplayReport:
+        c = self.config
+        return reconcile(
+            self.store, self.loader, self.dispatcher, c.reconcile_prefix,
+            max_files=c.max_batch_files, max_bytes=c.max_batch_bytes, hold=self.hold, stop=self.stop.is_set,
+        )
+
+    def _note_error(self, error: str) -> None:
+        with self._lock:
+            self._last["error"] = error
+            self._last["error_at"] = datetime.now(timezone.utc).isoformat()
+        self.metrics.reconcile_last_error.set_to_current_time()
+
+    def _finished(self, started: float, report: ReplayReport | None, error: str | None) -> None:
+        seconds = time.monotonic() - started
+        self.metrics.reconcile_running.set(0)
+        self.metrics.reconcile_seconds.set(seconds)
+        if error is not None:
+            self._note_error(error)
+        with self._lock:
+            self._running_since = None
+            self._passes += 1
+            self._last["duration_s"] = round(seconds, 3)
+            self._last["finished_at"] = datetime.now(timezone.utc).isoformat()
+            if report is not None:
+                self._last["summary"] = report.summary()
+        if report is not None:
+            self.metrics.reconcile_passes.inc()
+            self.metrics.reconcile_last_success.set_to_current_time()
+            self.on_report(report)
+
+    def status(self) -> dict[str, Any]:
+        """For /healthz: running (and for how long), passes, the last pass's duration, error and summary."""
+        with self._lock:
+            since = self._running_since
+            return {
+                "running": since is not None,
+                "running_for_s": round(time.monotonic() - since, 3) if since is not None else None,
+                "passes": self._passes,
+                "last_duration_s": self._last.get("duration_s"),
+                "last_finished_at": self._last.get("finished_at"),
+                "last_error": self._last.get("error"),
+                "last_error_at": self._last.get("error_at"),
+                "last_summary": self._last.get("summary"),
+            }
