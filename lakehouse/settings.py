@@ -70,6 +70,15 @@ class Settings:
     s3_access_key: str = field(default="minioadmin", repr=False)
     s3_secret_key: str = field(default="minioadmin", repr=False)
     s3_region: str = "us-east-1"
+    # Least-privilege MinIO users made by `lakehouse services up` and compose's
+    # minio-init (deploy/init/minio.sh; the grants are explained in docs/deploy.md).
+    listener_s3_access_key: str = "lakehouse-listener"
+    listener_s3_secret_key: str = field(default="lakehouse-listener-dev-secret", repr=False)
+    nessie_s3_access_key: str = "lakehouse-nessie"
+    nessie_s3_secret_key: str = field(default="lakehouse-nessie-dev-secret", repr=False)
+    # Which key the listener signs S3 requests with: `admin` (s3_access_key) or
+    # `listener` (listener_s3_access_key, see Settings.for_listener).
+    listener_credentials: str = "admin"
 
     bucket: str = "lakehouse"
     raw_prefix: str = "raw/"
@@ -134,6 +143,13 @@ class Settings:
     def notify_arn(self) -> str:
         return f"arn:minio:sqs::{self.notify_target_id}:kafka"
 
+    def for_listener(self) -> Settings:
+        """These settings as the listener should use them: with its own key when
+        ``listener_credentials`` is ``listener``, unchanged otherwise."""
+        if self.listener_credentials != "listener":
+            return self
+        return replace(self, s3_access_key=self.listener_s3_access_key, s3_secret_key=self.listener_s3_secret_key)
+
 
 # Environment variable -> Settings field. Several names may feed one field; the
 # first one set wins (so MINIO_ROOT_USER works as well as LAKEHOUSE_S3_ACCESS_KEY).
@@ -151,6 +167,11 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "s3_access_key": ("LAKEHOUSE_S3_ACCESS_KEY", "MINIO_ROOT_USER", "AWS_ACCESS_KEY_ID"),
     "s3_secret_key": ("LAKEHOUSE_S3_SECRET_KEY", "MINIO_ROOT_PASSWORD", "AWS_SECRET_ACCESS_KEY"),
     "s3_region": ("LAKEHOUSE_S3_REGION",),
+    "listener_s3_access_key": ("LAKEHOUSE_LISTENER_ACCESS_KEY",),
+    "listener_s3_secret_key": ("LAKEHOUSE_LISTENER_SECRET_KEY",),
+    "nessie_s3_access_key": ("LAKEHOUSE_NESSIE_S3_ACCESS_KEY",),
+    "nessie_s3_secret_key": ("LAKEHOUSE_NESSIE_S3_SECRET_KEY",),
+    "listener_credentials": ("LAKEHOUSE_LISTENER_CREDENTIALS",),
     "bucket": ("LAKEHOUSE_BUCKET",),
     "events_topic": ("LAKEHOUSE_EVENTS_TOPIC",),
     "dlq_topic": ("LAKEHOUSE_DLQ_TOPIC",),
@@ -198,6 +219,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     settings = replace(base, **changes)  # type: ignore[arg-type]
     if settings.mode not in MODES:
         raise ConfigurationError(f"LAKEHOUSE_MODE={settings.mode!r} is unknown; use one of {', '.join(MODES)}")
+    if settings.listener_credentials not in ("admin", "listener"):
+        raise ConfigurationError(f"LAKEHOUSE_LISTENER_CREDENTIALS={settings.listener_credentials!r} is unknown; use admin or listener")
     return settings
 
 
