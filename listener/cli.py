@@ -185,14 +185,11 @@ def replay_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(subcommands: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]]) -> None:
-    """Add ``listen``, ``replay`` and ``query`` to the ``lakehouse`` command's table.
+    """Add ``listen`` and ``replay`` to the ``lakehouse`` command's table (``query`` lives in warehouse.cli).
 
     The table is passed in: under ``python -m lakehouse.cli`` the running module
     is ``__main__``, and importing ``lakehouse.cli`` here would fill a second copy.
     """
-    from listener.query import add_query_arguments
-
     SUBCOMMANDS = subcommands  # noqa: N806 - the same table lakehouse.cli iterates
     SUBCOMMANDS.setdefault("listen", ("load files into bronze as they land (MinIO events or a watched folder)", add_listen_arguments))
     SUBCOMMANDS.setdefault("replay", ("load every landed file the bronze ledger lacks", add_replay_arguments))
-    SUBCOMMANDS.setdefault("query", ("run SQL (DuckDB) over the Iceberg tables", add_query_arguments))

@@ -91,15 +91,15 @@ def attach_nessie(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     host = settings.s3_endpoint.split("://", 1)[-1]
     use_ssl = "true" if settings.s3_endpoint.startswith("https") else "false"
     con.execute(
-        f"create or replace secret lakehouse_s3 (type s3, key_id {_literal(settings.s3_access_key)}, "
-        f"secret {_literal(settings.s3_secret_key)}, endpoint {_literal(host)}, url_style 'path', "
-        f"use_ssl {use_ssl}, region {_literal(settings.s3_region)})"
+        f"create or replace secret lakehouse_s3 (type s3, key_id {sql_literal(settings.s3_access_key)}, "
+        f"secret {sql_literal(settings.s3_secret_key)}, endpoint {sql_literal(host)}, url_style 'path', "
+        f"use_ssl {use_ssl}, region {sql_literal(settings.s3_region)})"
     )
     # Without the branch in the endpoint (with it the attach lists nothing); the
     # warehouse name is Nessie's default warehouse. Delegation off: MinIO
     # answers 403 to vended-credential requests.
     con.execute(
-        f"attach 'warehouse' as {NESSIE} (type iceberg, endpoint {_literal(settings.nessie_uri + '/iceberg')}, "
+        f"attach 'warehouse' as {NESSIE} (type iceberg, endpoint {sql_literal(settings.nessie_uri + '/iceberg')}, "
         "authorization_type 'none', access_delegation_mode 'none')"
     )
     log.debug("attached Nessie Iceberg REST catalog at %s/iceberg", settings.nessie_uri)
@@ -133,8 +133,9 @@ def _bronze_source(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: 
         location = catalog.load_table((namespace, table)).metadata_location
     except NoSuchTableError:
         return None
-    return f"iceberg_scan({_literal(location)})"
+    return f"iceberg_scan({sql_literal(location)})"
 
 
-def _literal(value: str) -> str:
+def sql_literal(value: str) -> str:
+    """A SQL string literal."""
     return "'" + str(value).replace("'", "''") + "'"
