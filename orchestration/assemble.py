@@ -15,7 +15,7 @@ from ingestion.catalog import open_catalog
 from lakehouse.settings import Settings
 from orchestration.bronze import BRONZE_ASSETS
 from orchestration.dbt import build_dbt_assets, full_rebuild_job
-from orchestration.lineage import downstream_of
+from orchestration.lineage import ModelGraph
 from orchestration.project import dbt_project
 from orchestration.resources import dbt_env, dbt_resource
 from orchestration.sensors import build_bronze_sensor
@@ -29,11 +29,10 @@ def build_definitions(settings: Settings, target_path: Path | str = "target") ->
     project = dbt_project(settings, target_path)
     dbt_models = build_dbt_assets(project, dbt_env(settings))
     full_rebuild = full_rebuild_job(dbt_models)
-    model_specs = list(dbt_models.specs)
     sensor = build_bronze_sensor(
         open_catalog=functools.cache(lambda: open_catalog(settings)),  # one catalog per code server
         namespace=settings.bronze_namespace,
-        downstream=lambda roots: downstream_of(model_specs, roots),
+        graph=ModelGraph(dbt_models.specs),
         target=dbt_models,
         interval_seconds=settings.sensor_interval_seconds,
         blocking_jobs=frozenset({full_rebuild.name, IMPLICIT_ASSET_JOB}),

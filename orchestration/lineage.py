@@ -1,4 +1,4 @@
-"""Which assets lie downstream of which, from the asset specs alone (no Definitions needed).
+"""Which dbt models lie downstream (or upstream) of which, from the asset specs alone.
 
 The sensor is part of the Definitions it would otherwise have to resolve, so it
 gets this plain-graph answer instead of an ``AssetSelection`` resolved at run time.
@@ -7,23 +7,40 @@ gets this plain-graph answer instead of an ``AssetSelection`` resolved at run ti
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
 
-def downstream_of(specs: Iterable[dg.AssetSpec], roots: Iterable[dg.AssetKey]) -> set[dg.AssetKey]:
-    """Every asset among ``specs`` that depends, directly or not, on one of ``roots`` (roots excluded)."""
-    children: dict[dg.AssetKey, set[dg.AssetKey]] = defaultdict(set)
-    for spec in specs:
-        for dep in spec.deps:
-            children[dep.asset_key].add(spec.key)
+def _walk(edges: Mapping[dg.AssetKey, set[dg.AssetKey]], roots: Iterable[dg.AssetKey]) -> set[dg.AssetKey]:
     start = set(roots)
     found: set[dg.AssetKey] = set()
     frontier = list(start)
     while frontier:
-        for child in children.get(frontier.pop(), ()):
-            if child not in found:
-                found.add(child)
-                frontier.append(child)
+        for nxt in edges.get(frontier.pop(), ()):
+            if nxt not in found:
+                found.add(nxt)
+                frontier.append(nxt)
     return found - start
+
+
+class ModelGraph:
+    """The dbt models (materializable specs) and their dependencies, bronze included."""
+
+    def __init__(self, specs: Iterable[dg.AssetSpec]) -> None:
+        self.models: set[dg.AssetKey] = set()
+        self._children: dict[dg.AssetKey, set[dg.AssetKey]] = defaultdict(set)
+        self._parents: dict[dg.AssetKey, set[dg.AssetKey]] = defaultdict(set)
+        for spec in specs:
+            self.models.add(spec.key)
+            for dep in spec.deps:
+                self._children[dep.asset_key].add(spec.key)
+                self._parents[spec.key].add(dep.asset_key)
+
+    def downstream(self, roots: Iterable[dg.AssetKey]) -> set[dg.AssetKey]:
+        """Every model that depends, directly or not, on one of ``roots`` (roots excluded)."""
+        return _walk(self._children, roots) & self.models
+
+    def upstream(self, keys: Iterable[dg.AssetKey]) -> set[dg.AssetKey]:
+        """Every model that ``keys`` depend on, directly or not (``keys`` and bronze excluded)."""
+        return _walk(self._parents, keys) & self.models

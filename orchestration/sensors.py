@@ -24,6 +24,7 @@ import dagster as dg
 from pyiceberg.catalog import Catalog
 
 from orchestration.bronze import bronze_key, bronze_tables
+from orchestration.lineage import ModelGraph
 from orchestration.snapshots import TableChange, current_snapshot_ids, describe_change
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,7 @@ TAG_TABLES = "lakehouse/bronze_tables"
 TAG_SNAPSHOTS = "lakehouse/bronze_snapshots"
 TAG_FILES = "lakehouse/bronze_files"
 TAG_ROWS = "lakehouse/bronze_rows"
-
-Downstream = Callable[[Iterable[dg.AssetKey]], set[dg.AssetKey]]
+TAG_UNBUILT = "lakehouse/unbuilt_inputs"
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,12 @@ def materialization(change: TableChange, now: float) -> dg.AssetMaterialization:
                                    description=f"{change.rows_added} rows from {change.source_files} files")
 
 
-def run_request(changes: list[TableChange], selection: set[dg.AssetKey]) -> dg.RunRequest:
+def never_built(instance: dg.DagsterInstance, keys: Iterable[dg.AssetKey]) -> set[dg.AssetKey]:
+    """The models among ``keys`` that have no materialization in this instance."""
+    return {key for key in keys if instance.get_latest_materialization_event(key) is None}
+
+
+def run_request(changes: list[TableChange], selection: set[dg.AssetKey], unbuilt: set[dg.AssetKey]) -> dg.RunRequest:
     """ONE run for all triggering tables, tagged with what triggered it."""
     snapshots = ",".join(f"{c.table}={c.snapshot_id}" for c in changes)
     return dg.RunRequest(
@@ -96,12 +101,13 @@ def run_request(changes: list[TableChange], selection: set[dg.AssetKey]) -> dg.R
         # (a crash between launching and storing the cursor) Dagster drops the
         # second request with the same key instead of running dbt again.
         run_key=f"bronze:{snapshots}",
-        asset_selection=sorted(selection, key=lambda k: k.to_user_string()),
+        asset_selection=sorted(selection | unbuilt, key=lambda k: k.to_user_string()),
         tags={
             TAG_TABLES: ",".join(c.table for c in changes),
             TAG_SNAPSHOTS: snapshots,
             TAG_FILES: str(sum(c.source_files for c in changes)),
             TAG_ROWS: str(sum(c.rows_added for c in changes)),
+            TAG_UNBUILT: str(len(unbuilt)),
         },
     )
 
@@ -110,7 +116,7 @@ def evaluate(
     context: dg.SensorEvaluationContext,
     catalog: Catalog,
     namespace: str,
-    downstream: Downstream,
+    graph: ModelGraph,
     clock: Callable[[], float],
     blocking_jobs: frozenset[str] = frozenset(),
     name: str = SENSOR_NAME,
@@ -134,19 +140,23 @@ def evaluate(
     if not changes:
         return dg.SensorResult(skip_reason=f"new snapshots without new data in {', '.join(moved)}", cursor=cursor)
     events = [materialization(c, now) for c in changes]
-    selection = downstream(bronze_key(c.table) for c in changes)
+    selection = graph.downstream(bronze_key(c.table) for c in changes)
     if not selection:
         return dg.SensorResult(asset_events=events, cursor=cursor,
                                skip_reason=f"no dbt model reads {', '.join(c.table for c in changes)}")
-    log.info("bronze changed: %s -> %d models", ", ".join(f"{c.table}+{c.rows_added}" for c in changes), len(selection))
-    return dg.SensorResult(run_requests=[run_request(changes, selection)], asset_events=events, cursor=cursor)
+    # A model downstream of the change may also read models that were never built
+    # (a fresh lakehouse, a new model): they join the run, or the model cannot run.
+    unbuilt = never_built(context.instance, graph.upstream(selection) - selection)
+    log.info("bronze changed: %s -> %d models (+%d never built)",
+             ", ".join(f"{c.table}+{c.rows_added}" for c in changes), len(selection), len(unbuilt))
+    return dg.SensorResult(run_requests=[run_request(changes, selection, unbuilt)], asset_events=events, cursor=cursor)
 
 
 def build_bronze_sensor(
     *,
     open_catalog: Callable[[], Catalog],
     namespace: str,
-    downstream: Downstream,
+    graph: ModelGraph,
     target: object,
     interval_seconds: int,
     clock: Callable[[], float] = time.time,
@@ -167,6 +177,6 @@ def build_bronze_sensor(
         ),
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        return evaluate(context, open_catalog(), namespace, downstream, clock, blocking_jobs, name)
+        return evaluate(context, open_catalog(), namespace, graph, clock, blocking_jobs, name)
 
     return _sensor

@@ -16,9 +16,10 @@ import pytest
 
 from lakehouse.settings import Settings
 from orchestration.bronze import bronze_key
-from orchestration.lineage import downstream_of
+from orchestration.lineage import ModelGraph
 from orchestration.sensors import (
-    SENSOR_NAME, SENSOR_NAME_TAG, TAG_FILES, TAG_ROWS, TAG_SNAPSHOTS, TAG_TABLES, Cursor, build_bronze_sensor,
+    SENSOR_NAME, SENSOR_NAME_TAG, TAG_FILES, TAG_ROWS, TAG_SNAPSHOTS, TAG_TABLES, TAG_UNBUILT, Cursor,
+    build_bronze_sensor,
 )
 from tests.integration.orchestration.lake import Lake
 
@@ -32,14 +33,17 @@ GOLD_SALES = dg.AssetKey(["gold", "sales_monthly"])
 SILVER_STATIONS = dg.AssetKey(["silver", "silver_chargenet_stations"])
 GOLD_STATIONS = dg.AssetKey(["gold", "station_utilization"])
 SILVER_CUSTOMERS = dg.AssetKey(["silver", "silver_ecoride_customers"])
+GOLD_CUSTOMERS = dg.AssetKey(["gold", "customer_value"])
 # bronze -> silver -> gold, as dbt would describe it.
 MODELS = [
     dg.AssetSpec(SILVER_SALES, deps=[bronze_key("ecoride_sales")]),
     dg.AssetSpec(SILVER_CUSTOMERS, deps=[bronze_key("ecoride_customers")]),
     dg.AssetSpec(GOLD_SALES, deps=[SILVER_SALES]),
+    dg.AssetSpec(GOLD_CUSTOMERS, deps=[SILVER_SALES, SILVER_CUSTOMERS]),
     dg.AssetSpec(SILVER_STATIONS, deps=[bronze_key("chargenet_stations")]),
     dg.AssetSpec(GOLD_STATIONS, deps=[SILVER_STATIONS]),
 ]
+SALES_MODELS = {SILVER_SALES, GOLD_SALES, GOLD_CUSTOMERS}
 
 
 @pytest.fixture
@@ -48,9 +52,16 @@ def lake(base_settings: Settings, tmp_path: Path) -> Lake:
 
 
 @pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
+def fresh_instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as instance:  # persistent (SQLite) in its own temp DAGSTER_HOME
         yield instance
+
+
+@pytest.fixture
+def instance(fresh_instance: dg.DagsterInstance) -> dg.DagsterInstance:
+    """An instance where every model was built once, so selections are exactly what is downstream."""
+    built(fresh_instance, *(m.key for m in MODELS))
+    return fresh_instance
 
 
 @pytest.fixture
@@ -58,7 +69,7 @@ def sensor(lake: Lake) -> dg.SensorDefinition:
     return build_bronze_sensor(
         open_catalog=lambda: lake.catalog,
         namespace=lake.settings.bronze_namespace,
-        downstream=lambda roots: downstream_of(MODELS, roots),
+        graph=ModelGraph(MODELS),
         target=dg.AssetSelection.assets(*(m.key for m in MODELS)),
         interval_seconds=5,
         clock=lambda: NOW,
@@ -98,6 +109,12 @@ def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str 
     return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
 
 
+def built(instance: dg.DagsterInstance, *keys: dg.AssetKey) -> None:
+    """Record that models exist (as a finished dbt run would)."""
+    for key in keys:
+        instance.report_runless_asset_event(dg.AssetMaterialization(key))
+
+
 def only_request(result: dg.SensorResult) -> dg.RunRequest:
     assert len(result.run_requests) == 1, result.run_requests
     return result.run_requests[0]
@@ -116,7 +133,7 @@ def test_first_tick_treats_every_table_with_data_as_new(sensor, instance, lake: 
     result = tick(sensor, instance, None)
 
     request = only_request(result)
-    assert set(request.asset_selection) == {SILVER_SALES, GOLD_SALES, SILVER_STATIONS, GOLD_STATIONS}
+    assert set(request.asset_selection) == {*SALES_MODELS, SILVER_STATIONS, GOLD_STATIONS}
     assert {e.asset_key for e in result.asset_events} == {bronze_key("ecoride_sales"), bronze_key("chargenet_stations")}
     assert Cursor.parse(result.cursor).snapshots == {
         "ecoride_sales": lake.snapshot_id("ecoride_sales"), "chargenet_stations": lake.snapshot_id("chargenet_stations"),
@@ -141,7 +158,7 @@ def test_one_table_new_selects_exactly_its_downstream_models(sensor, instance, l
     result = tick(sensor, instance, first.cursor)
 
     request = only_request(result)
-    assert set(request.asset_selection) == {SILVER_SALES, GOLD_SALES}  # no bronze asset, no station model
+    assert set(request.asset_selection) == SALES_MODELS  # no bronze asset, no station model
     snapshot = lake.snapshot_id("ecoride_sales")
     assert request.run_key == f"bronze:ecoride_sales={snapshot}"
     assert request.tags[TAG_TABLES] == "ecoride_sales"
@@ -168,7 +185,7 @@ def test_two_tables_new_in_one_tick_make_one_run_of_the_union(sensor, instance, 
     result = tick(sensor, instance, first.cursor)
 
     request = only_request(result)
-    assert set(request.asset_selection) == {SILVER_SALES, GOLD_SALES, SILVER_STATIONS, GOLD_STATIONS}
+    assert set(request.asset_selection) == {*SALES_MODELS, SILVER_STATIONS, GOLD_STATIONS}
     assert request.tags[TAG_TABLES] == "chargenet_stations,ecoride_sales"
     assert request.tags[TAG_FILES] == "2"
     assert {e.asset_key for e in result.asset_events} == {bronze_key("ecoride_sales"), bronze_key("chargenet_stations")}
@@ -217,7 +234,7 @@ def test_pending_change_is_picked_up_in_one_run_after_the_run_ends(sensor, insta
     result = tick(sensor, instance, first.cursor)
 
     request = only_request(result)
-    assert set(request.asset_selection) == {SILVER_SALES, GOLD_SALES, SILVER_STATIONS, GOLD_STATIONS}
+    assert set(request.asset_selection) == {*SALES_MODELS, SILVER_STATIONS, GOLD_STATIONS}
     assert request.tags[TAG_TABLES] == "chargenet_stations,ecoride_sales"
     assert Cursor.parse(result.cursor).snapshots["ecoride_sales"] == lake.snapshot_id("ecoride_sales")
 
@@ -255,6 +272,16 @@ def test_a_table_no_model_reads_records_its_materialization_without_a_run(sensor
 
     assert not result.run_requests
     assert [e.asset_key for e in result.asset_events] == [bronze_key("chargenet_charging_sessions")]
+
+
+def test_a_never_built_input_of_a_selected_model_joins_the_run(sensor, fresh_instance, lake: Lake) -> None:
+    built(fresh_instance, *SALES_MODELS)  # customers' silver table was never built
+    lake.drop_sample(SALES_JAN)
+
+    request = only_request(tick(sensor, fresh_instance, None))
+
+    assert set(request.asset_selection) == SALES_MODELS | {SILVER_CUSTOMERS}
+    assert request.tags[TAG_UNBUILT] == "1"
 
 
 def test_cursor_is_readable_json_of_snapshot_ids() -> None:

@@ -1,0 +1,162 @@
+"""End to end on the embedded stack: bronze load -> bronze_sensor -> its run (real dbt on DuckDB) -> gold.
+
+The run request is executed in-process exactly as the daemon would launch it
+(the implicit asset job with the request's selection and tags).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster_dbt import get_asset_key_for_model
+
+from lakehouse.settings import Settings
+from orchestration.assemble import build_definitions
+from orchestration.dbt import DBT_ASSETS_NAME
+from orchestration.prepare import prepare
+from orchestration.project import TRANSFORMATION_DIR
+from orchestration.resources import DBT_EXECUTABLE, dbt_env
+from orchestration.sensors import SENSOR_NAME
+from tests.integration.orchestration.lake import Lake
+
+SALES_JAN = "ecoride/sales/sales_2023-01.csv"
+SALES_FEB = "ecoride/sales/sales_2023-02.csv"
+STATIONS = "chargenet/stations/stations.json"
+
+
+@pytest.fixture(scope="module")
+def lake(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    return Lake.create(base_settings, tmp_path_factory.mktemp("state"))
+
+
+@pytest.fixture(scope="module")
+def target(lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dbt-target")
+    prepare(lake.settings, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def defs(lake: Lake, target: Path) -> dg.Definitions:
+    return build_definitions(lake.settings, target)
+
+
+@pytest.fixture(scope="module")
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+class Sensor:
+    """Ticks of the real bronze_sensor, cursor carried over like the daemon does."""
+
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+        self.defs, self.instance, self.cursor = defs, instance, None
+
+    def tick(self) -> dg.SensorResult:
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor, definitions=self.defs)
+        result = self.defs.resolve_sensor_def(SENSOR_NAME)(context)
+        self.cursor = result.cursor
+        return result
+
+    def run(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+        job = self.defs.resolve_implicit_global_asset_job_def()
+        return job.execute_in_process(instance=self.instance, asset_selection=list(request.asset_selection),
+                                      tags=dict(request.tags))
+
+
+@pytest.fixture(scope="module")
+def sensor(defs: dg.Definitions, instance: dg.DagsterInstance) -> Sensor:
+    return Sensor(defs, instance)
+
+
+def dbt_ls(settings: Settings, target: Path, select: str) -> set[str]:
+    """Model names ``dbt ls`` selects, the reference the sensor's selection must equal."""
+    out = subprocess.run(
+        [str(DBT_EXECUTABLE), "ls", "--select", select, "--resource-type", "model", "--output", "name", "--quiet",
+         "--project-dir", str(TRANSFORMATION_DIR), "--profiles-dir", str(TRANSFORMATION_DIR),
+         "--target-path", str(target)],
+        env={**os.environ, **dbt_env(settings)}, capture_output=True, text=True, check=True,
+    )
+    return {line.strip() for line in out.stdout.splitlines() if line.strip()}
+
+
+def model_keys(defs: dg.Definitions, names: set[str]) -> set[dg.AssetKey]:
+    (assets,) = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.node_def.name == DBT_ASSETS_NAME]
+    return {get_asset_key_for_model([assets], name) for name in names}
+
+
+def gold(settings: Settings, sql: str) -> list[tuple]:
+    with duckdb.connect(str(dbt_env(settings)["LAKEHOUSE_DUCKDB_PATH"]), read_only=True) as con:
+        return con.sql(sql).fetchall()
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:
+    return {e.asset_key for e in result.get_asset_materialization_events()}
+
+
+def never_built(instance: dg.DagsterInstance, keys: set[dg.AssetKey]) -> bool:
+    return all(instance.get_latest_materialization_event(k) is None for k in keys)
+
+
+def test_the_first_sales_file_builds_its_models_and_their_never_built_inputs(lake, target, defs, instance, sensor) -> None:
+    (outcome,) = lake.drop_sample(SALES_JAN)
+    assert outcome.outcome == "loaded"
+
+    (request,) = sensor.tick().run_requests
+    downstream = model_keys(defs, dbt_ls(lake.settings, target, "source:bronze.ecoride_sales+"))
+    selection = set(request.asset_selection)
+    assert selection >= downstream
+    assert never_built(instance, selection - downstream)  # inputs of gold.customer_value etc.
+    result = sensor.run(request)
+
+    assert result.success
+    assert materialized(result) == selection
+    ((units,),) = gold(lake.settings, "select sum(units) from gold.sales_monthly")
+    ((valid,),) = gold(lake.settings, "select count(*) from silver.ecoride_sales")
+    assert units == valid > 0
+
+
+def test_a_new_sales_file_runs_exactly_what_dbt_lists_downstream_of_sales(lake, target, defs, sensor) -> None:
+    lake.drop_sample(SALES_FEB)
+
+    (request,) = sensor.tick().run_requests
+    expected = model_keys(defs, dbt_ls(lake.settings, target, "source:bronze.ecoride_sales+"))
+    assert set(request.asset_selection) == expected
+    result = sensor.run(request)
+
+    assert result.success
+    assert materialized(result) == expected
+    months = gold(lake.settings, "select strftime(month, '%Y-%m'), sum(units) from gold.sales_monthly group by 1 order by 1")
+    assert [m for m, _ in months] == ["2023-01", "2023-02"]
+    ((valid,),) = gold(lake.settings, "select count(*) from silver.ecoride_sales")
+    assert sum(u for _, u in months) == valid
+
+
+def test_a_stations_file_then_runs_no_sales_model(lake, target, defs, instance, sensor) -> None:
+    lake.drop_sample(STATIONS)
+
+    (request,) = sensor.tick().run_requests
+    stations = model_keys(defs, dbt_ls(lake.settings, target, "source:bronze.chargenet_stations+"))
+    sales_only = model_keys(defs, dbt_ls(lake.settings, target, "source:bronze.ecoride_sales+")) - stations
+    selection = set(request.asset_selection)
+    assert selection >= stations
+    assert never_built(instance, selection - stations)
+    assert not selection & sales_only
+    result = sensor.run(request)
+
+    assert result.success
+    assert materialized(result) == selection
+    ((stations_rows,),) = gold(lake.settings, "select count(*) from gold.station_utilization")
+    assert stations_rows > 0
+
+
+def test_nothing_new_after_the_runs_requests_nothing(sensor) -> None:
+    assert not sensor.tick().run_requests
