@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+from pathlib import Path
+from urllib.parse import quote
 
 import requests
 from minio import Minio
 from minio.notificationconfig import NotificationConfig, PrefixFilterRule, QueueConfig
 
+from lakehouse.errors import ServiceError
 from lakehouse.services import artifacts
 from lakehouse.services.base import LaunchSpec, NativeService
-from lakehouse.settings import Settings
+from lakehouse.settings import Settings, get_settings
 from lakehouse.state import private_dir
 
 log = logging.getLogger(__name__)
 
 NOTIFICATION_ID = "raw-objects-to-kafka"
+# The one definition of the least-privilege users; docker compose's minio-init runs it too.
+INIT_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "init" / "minio.sh"
 
 
 def minio_client(settings: Settings) -> Minio:
@@ -29,6 +35,31 @@ def minio_client(settings: Settings) -> Minio:
         secure=secure,
         region=settings.s3_region,
     )
+
+
+def init_script_env(settings: Settings, mc: Path) -> dict[str, str]:
+    """Environment for deploy/init/minio.sh: admin alias ``local`` and the users' keys.
+
+    Everything secret travels in the environment (never argv, which ``ps`` shows).
+    """
+    scheme, _, hostport = settings.s3_endpoint.partition("://")
+    user, secret = quote(settings.s3_access_key, safe=""), quote(settings.s3_secret_key, safe="")
+    warehouse_bucket, _, warehouse_path = settings.warehouse_uri.removeprefix("s3://").partition("/")
+    return {
+        "MC": str(mc),
+        "MC_HOST_local": f"{scheme}://{user}:{secret}@{hostport}",
+        "MC_CONFIG_DIR": str(settings.services_dir / "mc"),
+        "LAKEHOUSE_BUCKET": settings.bucket,
+        "LAKEHOUSE_RAW_PREFIX": settings.raw_prefix,
+        "LAKEHOUSE_QUARANTINE_PREFIX": settings.quarantine_prefix,
+        "LAKEHOUSE_WAREHOUSE_BUCKET": warehouse_bucket,
+        "LAKEHOUSE_WAREHOUSE_PREFIX": warehouse_path.rstrip("/") + "/",
+        "LAKEHOUSE_NOTIFY_ARN": settings.notify_arn,
+        "LAKEHOUSE_LISTENER_ACCESS_KEY": settings.listener_s3_access_key,
+        "LAKEHOUSE_LISTENER_SECRET_KEY": settings.listener_s3_secret_key,
+        "LAKEHOUSE_NESSIE_S3_ACCESS_KEY": settings.nessie_s3_access_key,
+        "LAKEHOUSE_NESSIE_S3_SECRET_KEY": settings.nessie_s3_secret_key,
+    }
 
 
 class MinioService(NativeService):
@@ -72,8 +103,13 @@ class MinioService(NativeService):
         url = f"{self.settings.s3_endpoint}/minio/health/ready"
         return requests.get(url, timeout=2).status_code == 200
 
-    def configure(self) -> None:
-        """Create the bucket and route ``raw/`` object-created events to Kafka (idempotent)."""
+    def configure(self, users: bool | None = None) -> None:
+        """Create the bucket and route ``raw/`` object-created events to Kafka (idempotent).
+
+        With ``users`` (default: only for the deployment's own bucket, so the tests'
+        per-test buckets never rewrite the real policies) also the least-privilege
+        users and policies, see :meth:`configure_users`.
+        """
         s = self.settings
         client = minio_client(s)
         if not client.bucket_exists(s.bucket):
@@ -90,6 +126,23 @@ class MinioService(NativeService):
             ]
         )
         client.set_bucket_notification(s.bucket, config)
+        if users is None:
+            users = s.bucket == get_settings().bucket
+        if users:
+            self.configure_users()
+
+    def configure_users(self) -> None:
+        """Run deploy/init/minio.sh: the listener's and Nessie's users and policies (idempotent)."""
+        s = self.settings
+        if not INIT_SCRIPT.is_file():
+            raise ServiceError(f"{INIT_SCRIPT} is missing; run the services from a checkout of the project")
+        env = self.base_env() | init_script_env(s, artifacts.mc_binary(s.cache_dir))
+        proc = subprocess.run(["/bin/sh", str(INIT_SCRIPT)], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-10:])
+            raise ServiceError(f"MinIO user setup ({INIT_SCRIPT.name}) failed (exit {proc.returncode}):\n{tail}")
+        log.info("MinIO users %s and %s ready", s.listener_s3_access_key, s.nessie_s3_access_key)
 
     def endpoint(self) -> str:
         s = self.settings
