@@ -1,0 +1,1 @@
+"""Deployment helpers: docker compose init steps (run inside the project image)."""
