@@ -94,6 +94,8 @@ class Settings:
     # A JDK home to prefer for Nessie (needs Java 21+); found automatically if empty.
     java_home: str = ""
     bronze_namespace: str = "bronze"
+    # Where dbt writes silver Iceberg tables on Nessie (tests isolate themselves with their own).
+    silver_namespace: str = "silver"
     # How often bronze_sensor (Dagster) looks for new bronze snapshots.
     sensor_interval_seconds: int = 5
 
@@ -179,6 +181,7 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "topic_partitions": ("LAKEHOUSE_TOPIC_PARTITIONS",),
     "nessie_branch": ("LAKEHOUSE_NESSIE_BRANCH",),
     "bronze_namespace": ("LAKEHOUSE_BRONZE_NAMESPACE",),
+    "silver_namespace": ("LAKEHOUSE_SILVER_NAMESPACE",),
     "sensor_interval_seconds": ("LAKEHOUSE_SENSOR_INTERVAL_SECONDS",),
     "java_home": ("LAKEHOUSE_JAVA_HOME", "JAVA_HOME"),
     "s3_endpoint_override": ("LAKEHOUSE_S3_ENDPOINT",),
