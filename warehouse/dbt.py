@@ -29,6 +29,7 @@ import duckdb
 
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import _ENV_NAMES, Settings
+from lakehouse.state import private_dir
 from warehouse import engine
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def dbt_command(args: Sequence[str], settings: Settings) -> list[str]:
 
 def run_dbt(args: Sequence[str], settings: Settings, target: str | None = None, capture: bool = False) -> subprocess.CompletedProcess[str]:
     """Run dbt (``args`` start with the dbt command, e.g. ``["build"]``); never raises on dbt's exit code."""
-    duckdb_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    private_dir(duckdb_path(settings).parent)
     command = dbt_command(args, settings)
     log.info("dbt: %s", " ".join(args))
     try:

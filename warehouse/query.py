@@ -43,7 +43,7 @@ def connect(settings: Settings, catalog: Catalog | None = None) -> duckdb.DuckDB
     con = duckdb.connect()
     engine.configure(con, settings, catalog)
     if engine.uses_nessie(settings):
-        _nessie_silver_views(con)
+        _nessie_silver_views(con, settings.silver_namespace)
     attached = attach_dbt_database(con, settings)
     if attached is not None:
         con.execute(f"use {DATABASE}")
@@ -66,14 +66,14 @@ def attach_dbt_database(con: duckdb.DuckDBPyConnection, settings: Settings) -> P
     return None
 
 
-def _nessie_silver_views(con: duckdb.DuckDBPyConnection) -> None:
-    """``silver.<table>`` for the Iceberg tables dbt wrote to ``nessie.silver``."""
+def _nessie_silver_views(con: duckdb.DuckDBPyConnection, namespace: str) -> None:
+    """``silver.<table>`` for the Iceberg tables dbt wrote to ``nessie.<silver namespace>``."""
     tables = con.execute(
-        "select table_name from duckdb_tables() where database_name = ? and schema_name = ?", [engine.NESSIE, engine.SILVER]
+        "select table_name from duckdb_tables() where database_name = ? and schema_name = ?", [engine.NESSIE, namespace]
     ).fetchall()
     con.execute(f"attach if not exists ':memory:' as {engine.SILVER}")
     for (table,) in tables:
-        con.execute(f'create or replace view {engine.SILVER}.main."{table}" as select * from {engine.NESSIE}.{engine.SILVER}."{table}"')
+        con.execute(f'create or replace view {engine.SILVER}.main."{table}" as select * from {engine.NESSIE}."{namespace}"."{table}"')
 
 
 def run_query(settings: Settings, sql: str, catalog: Catalog | None = None) -> pa.Table:

@@ -1,6 +1,11 @@
 {#- Schemas are exactly `silver` and `gold` (no target-schema prefix), on every target. -#}
+{#- On DuckDB with Nessie the silver namespace follows LAKEHOUSE_SILVER_NAMESPACE
+    (default `silver`), so tests never touch the real one. -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
-  {%- if custom_schema_name is none -%}{{ target.schema }}{%- else -%}{{ custom_schema_name | trim }}{%- endif -%}
+  {%- if custom_schema_name is none -%}{{ target.schema }}
+  {%- elif custom_schema_name | trim == 'silver' and target.type == 'duckdb' and env_var('LAKEHOUSE_MODE', 'embedded') != 'embedded' -%}
+    {{- env_var('LAKEHOUSE_SILVER_NAMESPACE', 'silver') -}}
+  {%- else -%}{{ custom_schema_name | trim }}{%- endif -%}
 {%- endmacro %}
 
 {#- Model names are unique across the project, so silver models carry a `silver_`
