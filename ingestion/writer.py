@@ -38,6 +38,7 @@ from pyiceberg.exceptions import (
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema, index_by_id
 from pyiceberg.table import Table
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.types import StringType
 
 from ingestion.datafiles import write_data_files
@@ -146,15 +147,24 @@ class GroupWrite:
         self._files: list[DataFile] = []
         self._uuid = uuid.uuid4()
         self._counter = itertools.count()
+        self._metadata: TableMetadata | None = None
         self._evolve_to_spec()
 
     @property
+    def metadata(self) -> TableMetadata:
+        """The transaction's metadata, cached: pyiceberg deep-copies it on every access
+        (milliseconds, growing with the snapshot log), and only schema changes alter it here."""
+        if self._metadata is None:
+            self._metadata = self.txn.table_metadata
+        return self._metadata
+
+    @property
     def schema(self) -> Schema:
-        return self.txn.table_metadata.schema()
+        return self.metadata.schema()
 
     @property
     def schema_id(self) -> int:
-        return self.txn.table_metadata.current_schema_id
+        return self.metadata.current_schema_id
 
     @property
     def changes_schema(self) -> bool:
@@ -165,19 +175,21 @@ class GroupWrite:
         if set(data_column_names(self.spec.schema)) - set(self.schema.column_names):
             with self.txn.update_schema() as update:
                 update.union_by_name(self.spec.schema)
+            self._metadata = None
 
     def add_columns(self, names: list[str]) -> Schema:
         """Schema evolution for columns found in a file: added as strings (never dropped)."""
         with self.txn.update_schema() as update:
             for name in names:
                 update.add_column(name, StringType(), doc=f"added by schema evolution ({self.spec.name})")
+        self._metadata = None
         return self.schema
 
     def _write(self, batches: list[pa.RecordBatch]) -> list[DataFile]:
         if not batches:
             return []
         data = pa.Table.from_batches(batches)
-        return write_data_files(self.txn.table_metadata, self.table.io, data, self._uuid, self._counter)
+        return write_data_files(self.metadata, self.table.io, data, self._uuid, self._counter)
 
     def add_file(self, reader: FileReader, started: float) -> StagedFile:
         """Write one file's rows as data files (not yet committed).
@@ -237,7 +249,7 @@ class GroupWrite:
     def commit(self, files: int) -> Table:
         """Commit schema changes and data files atomically."""
         if self._files:
-            merge = self.txn.table_metadata.properties.get("commit.manifest-merge.enabled") == "true"
+            merge = self.metadata.properties.get("commit.manifest-merge.enabled") == "true"
             producer = self.txn.update_snapshot(snapshot_properties={"lakehouse.files": str(files),
                                                                      "lakehouse.writer": "pyiceberg"})
             append = producer.merge_append() if merge else producer.fast_append()

@@ -1,0 +1,223 @@
+"""Benchmark: the ledger's cost against the table's history (DESIGN §5.8, issue 10).
+
+    python -m tests.benchmarks.bench_ledger [--sizes 1000,10000,100000] [--huge] [--backend sqlite|nessie]
+                                            [--layout single|compacted] [--json PATH]
+
+For each size N it builds a ``ecoride_sales`` table holding N loaded source
+files quickly (the rows are made in Arrow, not parsed; one data file per
+source file as the loaders write them, many files per commit; ``--layout
+compacted`` puts 1,000 source files in each data file, as ``lakehouse
+maintain`` leaves them) and lands the N one-row CSVs in the store, so the
+table and the store agree. Then, in a loader whose index is warm (the
+listener's steady state):
+
+* ``new500``: ``BronzeLoader.load`` of 500 new one-row files (check, parse, write, commit);
+* ``dup500``: the same 500 again (all duplicates);
+* ``reconcile``: ``listener.replay.reconcile`` over the whole store with
+  nothing pending, per listed object (the store's listing included);
+* ``cold``: the first check in a fresh process (the index is built from the manifests).
+
+The same three checks are timed for the ledger of commit a6d9552 (before
+this work), loaded from git into a module of its own, and the ratio is
+printed. Figures: a table on stdout and JSON (``--json``). Not in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import importlib.util
+import itertools
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from types import ModuleType
+
+import pyarrow as pa
+from pyiceberg.io.pyarrow import write_file
+from pyiceberg.table import Table, WriteTask
+
+from ingestion import ledger
+from ingestion.catalog import open_catalog
+from ingestion.loader import BronzeLoader
+from ingestion.schema import arrow_schema
+from ingestion.source import SourceObject
+from ingestion.specs import route
+from ingestion.storage import LocalObjectStore, ObjectStore, S3ObjectStore
+from ingestion.writer import open_table
+from lakehouse.settings import Settings, load_settings
+from listener.dispatcher import Dispatcher
+from listener.metrics import ListenerMetrics
+from listener.replay import reconcile
+
+BASELINE_COMMIT = "a6d9552"
+HEADER = "sale_id,customer_id,vehicle_id,model_id,sale_date,sale_price_usd,discount_usd,payment_method,dealership,state\n"
+CHUNK = 10_000  # source files per build commit
+
+
+def csv_of(n: int) -> bytes:
+    return (HEADER + f"S{n},C{n},V{n},FM-AURORA,2024-01-15,45000.00,500.00,loan,Austin,TX\n").encode()
+
+
+def key_of(n: int) -> str:
+    return f"raw/ecoride/sales/bench/{n // 1000:05d}/sales_{n:08d}.csv"
+
+
+def baseline_ledger() -> ModuleType:
+    """The ledger module as it was before the index (git show), importable on its own."""
+    source = subprocess.run(["git", "show", f"{BASELINE_COMMIT}:ingestion/ledger.py"], check=True,
+                            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2]).stdout
+    spec = importlib.util.spec_from_loader("bench_old_ledger", loader=None)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    exec(compile(source, "old_ledger.py", "exec"), module.__dict__)  # noqa: S102 - our own file from git
+    return module
+
+
+def _rows(table: Table, numbers: range, etags: list[str]) -> pa.Table:
+    target = arrow_schema(table.schema())
+    n = len(numbers)
+    columns = {f.name: pa.nulls(n, f.type) for f in target}
+    columns["sale_id"] = pa.array([f"S{i}" for i in numbers])
+    columns["sale_date"] = pa.array([date(2024, 1, 15)] * n, pa.date32())
+    columns["_source_key"] = pa.array([key_of(i) for i in numbers])
+    columns["_source_etag"] = pa.array(etags)
+    return pa.Table.from_pydict(columns, schema=target)
+
+
+def build(table: Table, store: ObjectStore, total: int, layout: str) -> Table:
+    """N one-row source files: landed in the store and loaded into the table, CHUNK per commit."""
+    for start in range(0, total, CHUNK):
+        numbers = range(start, min(total, start + CHUNK))
+        etags = []
+        for n in numbers:
+            data = csv_of(n)
+            store.put_bytes(key_of(n), data)
+            etags.append(hashlib.sha256(data).hexdigest() if isinstance(store, LocalObjectStore)
+                         else hashlib.md5(data).hexdigest())  # noqa: S324 - S3's ETag of a small PUT
+        rows = _rows(table, numbers, etags)
+        per_file = 1 if layout == "single" else 1000
+        from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
+
+        spec = table.metadata.spec()
+        key = PartitionKey(field_values=[PartitionFieldValue(field=spec.fields[0], value=(2024 - 1970) * 12)],
+                           partition_spec=spec, schema=table.schema())
+        counter = itertools.count()
+        write_uuid = uuid.uuid4()
+        tasks = [WriteTask(write_uuid=write_uuid, task_id=next(counter), record_batches=rows.slice(i, per_file).to_batches(),
+                           schema=table.schema(), partition_key=key) for i in range(0, rows.num_rows, per_file)]
+        files = list(write_file(io=table.io, table_metadata=table.metadata, tasks=iter(tasks)))
+        txn = table.transaction()
+        with txn.update_snapshot().merge_append() as append:
+            for data_file in files:
+                append.append_data_file(data_file)
+        table = txn.commit_transaction()
+    return table
+
+
+def _timed(fn) -> tuple[float, object]:  # noqa: ANN001
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def measure(settings: Settings, store: ObjectStore, size: int, layout: str, old: ModuleType) -> dict:
+    catalog = open_catalog(settings)
+    spec = route(key_of(0))
+    assert spec is not None
+    table = open_table(catalog, spec, settings.bronze_namespace)
+    build_s, table = _timed(lambda: build(table, store, size, layout))
+    ledger.forget_indexes()
+    loader = BronzeLoader(settings, catalog=catalog, store=store)
+    probe = [store.stat(key_of(0))]
+    cold_s, _ = _timed(lambda: loader.pending(probe))
+    fresh = [size + 10_000_000 + i for i in range(500)]
+    for n in fresh:
+        store.put_bytes(key_of(n), csv_of(n))
+    batch = [store.stat(key_of(n)) for n in fresh]
+    check_s, pending = _timed(lambda: loader.pending(batch))  # the ledger check alone, warm index
+    assert len(pending) == 500
+    new_s, outcomes = _timed(lambda: loader.load(batch))
+    assert all(o.outcome == "loaded" for o in outcomes), {o.outcome for o in outcomes}
+    dup_s, outcomes = _timed(lambda: loader.load(batch))
+    assert all(o.outcome == "duplicate" for o in outcomes)
+    dispatcher = Dispatcher(loader, store, _NoLetters(), ListenerMetrics(), bucket=settings.bucket, origin="bench")
+    list(store.list("raw/"))  # warm the local store's hash cache (a long-running listener has it)
+    rec_s, report = _timed(lambda: reconcile(store, loader, dispatcher, "raw/"))
+    assert not report.pending, report.pending[:3]
+    table = catalog.load_table(spec.identifier(settings.bronze_namespace))
+    pairs = [(o.key, o.etag) for o in batch]
+    old_new_s, _ = _timed(lambda: old.loaded(table, [(k, "new-etag") for k, _ in pairs]))
+    old_dup_s, found = _timed(lambda: old.loaded(table, pairs))
+    assert len(found) == 500
+    listed = list(store.list("raw/"))
+    # The old check reads the whole table per 500-object chunk: time 3 chunks, report per object.
+    sample = [listed[i:i + 500] for i in range(0, min(len(listed), 1500), 500)]
+    old_rec_s, _ = _timed(lambda: [old.loaded(table, [(o.key, o.etag) for o in chunk]) for chunk in sample])
+    old_rec_per_object = old_rec_s / sum(len(c) for c in sample)
+    return {"size": size, "layout": layout, "build_s": round(build_s, 1), "cold_index_s": round(cold_s, 3),
+            "check500_s": round(check_s, 4), "new500_s": round(new_s, 3), "dup500_s": round(dup_s, 3),
+            "reconcile_us_per_object": round(rec_s / report.listed * 1e6, 1), "listed": report.listed,
+            "old_check_new500_s": round(old_new_s, 3), "old_check_dup500_s": round(old_dup_s, 3),
+            "old_reconcile_check_us_per_object": round(old_rec_per_object * 1e6, 1)}
+
+
+class _NoLetters:
+    def publish(self, letters) -> None:  # noqa: ANN001
+        assert not letters
+
+
+def _backend(kind: str, base: Settings, workdir: Path) -> tuple[Settings, ObjectStore]:
+    suffix = uuid.uuid4().hex[:8]
+    if kind == "sqlite":
+        settings = dataclasses.replace(base, mode="embedded", state_dir=workdir / f"state-{suffix}")
+        settings.landing_dir.mkdir(parents=True)
+        return settings, LocalObjectStore(settings.landing_dir)
+    from lakehouse.services.minio import MinioService, minio_client
+
+    settings = dataclasses.replace(base, mode="native", bucket=f"bench-{suffix}", bronze_namespace=f"bench_{suffix}")
+    MinioService(settings).configure()
+    return settings, S3ObjectStore(minio_client(settings), settings.bucket)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="source files per table (comma-separated)")
+    parser.add_argument("--huge", action="store_true", help="add 1,000,000 (long: builds a million files)")
+    parser.add_argument("--backend", choices=("sqlite", "nessie"), default="sqlite")
+    parser.add_argument("--layout", choices=("single", "compacted"), default="single")
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.huge else [])
+    old = baseline_ledger()
+    results = []
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        for size in sizes:
+            settings, store = _backend(args.backend, load_settings(), Path(tmp))
+            results.append(measure(settings, store, size, args.layout, old) | {"backend": args.backend})
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    _print(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _print(results: list[dict]) -> None:
+    base = results[0]
+    print(f"{'source files':>12} {'cold index':>10} {'check500':>9} {'new500':>8} {'dup500':>8} {'reconcile/obj':>13} "
+          f"{'old chk new500':>14} {'old chk dup500':>14} {'old rec/obj':>11}  new500 vs first  old/new check")
+    for r in results:
+        print(f"{r['size']:>12,} {r['cold_index_s']:>9.2f}s {r['check500_s']:>8.3f}s {r['new500_s']:>7.2f}s "
+              f"{r['dup500_s']:>7.3f}s {r['reconcile_us_per_object']:>11.0f}µs {r['old_check_new500_s']:>13.2f}s "
+              f"{r['old_check_dup500_s']:>13.2f}s {r['old_reconcile_check_us_per_object']:>9.0f}µs  "
+              f"{r['new500_s'] / base['new500_s']:>14.2f}x  {r['old_check_dup500_s'] / max(r['check500_s'], 1e-4):>12.0f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
