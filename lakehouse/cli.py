@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lakehouse.status",   # status
     "lakehouse.drop",     # drop
     "listener.cli",       # listen, replay
+    "ingestion.cli",      # quarantine, maintain
     "warehouse.cli",      # transform, query
 )
 
