@@ -144,9 +144,9 @@ def evaluate(
     if not selection:
         return dg.SensorResult(asset_events=events, cursor=cursor,
                                skip_reason=f"no dbt model reads {', '.join(c.table for c in changes)}")
-    # A model downstream of the change may also read models that were never built
-    # (a fresh lakehouse, a new model): they join the run, or the model cannot run.
-    unbuilt = never_built(context.instance, graph.upstream(selection) - selection)
+    # Models never built (a fresh lakehouse, a new or so far failing model) join the
+    # run: a selected model or one of its dbt tests (relationships) may read them.
+    unbuilt = never_built(context.instance, graph.models - selection)
     log.info("bronze changed: %s -> %d models (+%d never built)",
              ", ".join(f"{c.table}+{c.rows_added}" for c in changes), len(selection), len(unbuilt))
     return dg.SensorResult(run_requests=[run_request(changes, selection, unbuilt)], asset_events=events, cursor=cursor)

@@ -134,8 +134,8 @@ def test_dbt_models_share_one_pool_so_runs_never_write_duckdb_at_once(defs: dg.D
 
 
 def test_dbt_build_args_map_full_refresh_to_the_flag() -> None:
-    assert dbt_build_args(DbtBuildConfig()) == ["build"]
-    assert dbt_build_args(DbtBuildConfig(full_refresh=True)) == ["build", "--full-refresh"]
+    assert dbt_build_args(DbtBuildConfig()) == ["build", "--exclude-resource-type", "unit_test"]
+    assert dbt_build_args(DbtBuildConfig(full_refresh=True))[-1] == "--full-refresh"
 
 
 def test_a_missing_manifest_fails_with_the_command_that_builds_it(settings: Settings, tmp_path: Path) -> None:

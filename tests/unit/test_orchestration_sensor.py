@@ -274,14 +274,14 @@ def test_a_table_no_model_reads_records_its_materialization_without_a_run(sensor
     assert [e.asset_key for e in result.asset_events] == [bronze_key("chargenet_charging_sessions")]
 
 
-def test_a_never_built_input_of_a_selected_model_joins_the_run(sensor, fresh_instance, lake: Lake) -> None:
-    built(fresh_instance, *SALES_MODELS)  # customers' silver table was never built
+def test_never_built_models_join_the_run_so_every_model_it_reads_exists(sensor, fresh_instance, lake: Lake) -> None:
+    built(fresh_instance, *SALES_MODELS, GOLD_STATIONS)  # customers' and stations' silver: never built
     lake.drop_sample(SALES_JAN)
 
     request = only_request(tick(sensor, fresh_instance, None))
 
-    assert set(request.asset_selection) == SALES_MODELS | {SILVER_CUSTOMERS}
-    assert request.tags[TAG_UNBUILT] == "1"
+    assert set(request.asset_selection) == SALES_MODELS | {SILVER_CUSTOMERS, SILVER_STATIONS}
+    assert request.tags[TAG_UNBUILT] == "2"
 
 
 def test_cursor_is_readable_json_of_snapshot_ids() -> None:
