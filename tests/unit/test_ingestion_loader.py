@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse import reasons
 from lakehouse.errors import PermanentError, RetryableError
 from lakehouse.settings import Settings
+from ingestion import ledger, storage
 from ingestion.catalog import open_catalog
 from ingestion.loader import BronzeLoader
+from ingestion.pipeline import FileReader
 from ingestion.quarantine import quarantine
 from ingestion.source import SourceObject
 from ingestion.storage import LocalObjectStore
@@ -130,3 +133,152 @@ def test_quarantine_of_a_vanished_object_still_writes_the_report(settings: Setti
     target = quarantine(store, obj, PermanentError("gone", reason="parse_error"), None, settings)
     report = json.loads((settings.landing_dir / f"{target}.error.json").read_text())
     assert report["copied"] is False
+
+
+# ---- issue 9: never stall, classify everything, remember quarantine, one empty-file rule, exact versions ----
+
+def test_five_quarantined_files_that_changed_the_schema_do_not_stall_the_batch(
+        settings: Settings, store: LocalObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Like a wrong-delimiter CSV or a JSON file cut off after its first batch: the
+    # file adds a column to the batch's transaction, then turns out to be bad.
+    bad = [landed(store, f"raw/ecoride/sales/bad_{i}.csv") for i in range(5)]
+    good = landed(store)
+    batches = FileReader.batches
+
+    def widen_then_fail(self: FileReader, schema, add_columns):  # noqa: ANN001, ANN202
+        if "bad_" in self.obj.key:
+            add_columns([f"col_{self.obj.key[-5]}"])
+            raise PermanentError(f"{self.obj.key} is cut off", reason=reasons.PARSE_ERROR)
+        return batches(self, schema, add_columns)
+
+    monkeypatch.setattr(FileReader, "batches", widen_then_fail)
+    outcomes = BronzeLoader(settings, store=store).load([*bad, good])
+
+    assert [o.outcome for o in outcomes] == ["quarantined"] * 5 + ["loaded"]
+    table = open_catalog(settings).load_table((settings.bronze_namespace, "ecoride_sales"))
+    assert not [c for c in table.schema().column_names if c.startswith("col_")]
+    assert sales_rows(settings) == 2
+
+
+def test_an_unexpected_error_in_one_file_quarantines_only_that_file_as_unexpected(
+        settings: Settings, store: LocalObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    boom = landed(store, "raw/ecoride/sales/boom.csv")
+    good = landed(store)
+    batches = FileReader.batches
+
+    def explode(self: FileReader, schema, add_columns):  # noqa: ANN001, ANN202
+        if self.obj.key == boom.key:
+            raise KeyError("a bug nobody classified")
+        return batches(self, schema, add_columns)
+
+    monkeypatch.setattr(FileReader, "batches", explode)
+    outcomes = BronzeLoader(settings, store=store).load([boom, good])
+
+    assert [o.outcome for o in outcomes] == ["quarantined", "loaded"]
+    assert outcomes[0].error is not None and outcomes[0].error.reason == reasons.UNEXPECTED
+    report = json.loads((settings.landing_dir / f"quarantine/{boom.key}.error.json").read_text())
+    assert report["reason"] == "unexpected" and "KeyError" in report["exception"]
+
+
+def test_a_zero_byte_file_is_quarantined_as_empty_file_and_then_no_longer_pending(
+        settings: Settings, store: LocalObjectStore) -> None:
+    empty = landed(store, "raw/ecoride/sales/empty.csv", b"")
+    loader = BronzeLoader(settings, store=store)
+    assert loader.pending([empty]) == [empty]
+
+    outcomes = loader.load([empty])
+
+    assert outcomes[0].outcome == "quarantined" and outcomes[0].error.reason == reasons.EMPTY_FILE
+    assert loader.pending([empty]) == []
+
+
+def test_a_quarantined_version_is_remembered_across_loads_and_restarts(settings: Settings, store: LocalObjectStore,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = landed(store, "raw/ecoride/sales/bad.csv", b"sale_id\n\xff\xfe\n")
+    first = BronzeLoader(settings, store=store).load([bad])
+    assert first[0].outcome == "quarantined"
+    calls: list[str] = []
+    monkeypatch.setattr("ingestion.loader.quarantine", lambda store, obj, *a: calls.append(obj.key))
+    ledger.forget_indexes()  # a restart: nothing in memory
+
+    again = BronzeLoader(settings, store=store).load([bad])
+
+    assert again[0].outcome == "duplicate" and calls == []  # no second quarantine, so no second dead letter
+    assert BronzeLoader(settings, store=store).pending([bad]) == []
+    retried = BronzeLoader(settings, store=store).load([bad], retry_quarantined=True)
+    assert retried[0].outcome == "quarantined" and calls == [bad.key]  # retry tries on purpose
+
+
+def test_a_new_version_of_a_quarantined_key_is_loaded(settings: Settings, store: LocalObjectStore) -> None:
+    bad = landed(store, KEY, b"sale_id\n\xff\xfe\n")
+    BronzeLoader(settings, store=store).load([bad])
+    fixed = landed(store, KEY, CSV)
+
+    assert BronzeLoader(settings, store=store).pending([fixed]) == [fixed]
+    assert [o.outcome for o in BronzeLoader(settings, store=store).load([fixed])] == ["loaded"]
+
+
+def test_a_file_overwritten_between_stat_and_read_is_not_loaded_under_the_old_etag(
+        settings: Settings, store: LocalObjectStore) -> None:
+    old = landed(store)
+    (settings.landing_dir / KEY).write_bytes(CSV + b"S3,2024-01-04,12.00\n")  # replaced before the loader reads it
+
+    outcomes = BronzeLoader(settings, store=store).load([old])
+
+    assert outcomes[0].outcome == "quarantined" and outcomes[0].error.reason == reasons.OBJECT_MISSING
+    assert not (settings.landing_dir / f"quarantine/{KEY}").exists()  # the newer version is not copied as bad
+    new = store.stat(KEY)
+    assert [o.outcome for o in BronzeLoader(settings, store=store).load([new])] == ["loaded"]
+    table = open_catalog(settings).load_table((settings.bronze_namespace, "ecoride_sales"))
+    assert set(table.scan().to_arrow().column("_source_etag").to_pylist()) == {new.etag}
+    assert sales_rows(settings) == 3
+
+
+def test_listing_the_landing_folder_hashes_each_version_once(store: LocalObjectStore,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    landed(store)
+    landed(store, "raw/ecoride/sales/other.csv")
+    hashed: list[str] = []
+    real = storage.file_sha256
+    monkeypatch.setattr(storage, "file_sha256", lambda path: hashed.append(path.name) or real(path))
+    store._hashes.clear()
+
+    for _ in range(3):
+        assert len(list(store.list("raw/"))) == 2
+    store.stat(KEY)
+
+    assert sorted(hashed) == ["other.csv", "sales_2024-01.csv"]
+
+
+def test_a_conflict_keeps_the_written_files_and_reparses_nothing(settings: Settings, store: LocalObjectStore,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    ours = [landed(store, f"raw/ecoride/sales/ours_{i}.csv", CSV.replace(b"S1", f"O{i}".encode())) for i in range(3)]
+    theirs = landed(store, "raw/ecoride/sales/theirs.csv", CSV.replace(b"S1", b"T1"))
+    commit = GroupWrite.commit
+    parsed: list[str] = []
+    batches = FileReader.batches
+
+    def counting(self: FileReader, schema, add_columns):  # noqa: ANN001, ANN202
+        parsed.append(self.obj.key)
+        return batches(self, schema, add_columns)
+
+    def other_instance_commits_first(self: GroupWrite, files: int):  # noqa: ANN202
+        if not parsed.count("raced"):
+            parsed.append("raced")
+            other = BronzeLoader(settings, store=store).load([ours[1], theirs])  # one of ours, one of its own
+            assert [o.outcome for o in other] == ["loaded", "loaded"]
+        return commit(self, files)
+
+    monkeypatch.setattr(FileReader, "batches", counting)
+    monkeypatch.setattr(GroupWrite, "commit", other_instance_commits_first)
+    outcomes = BronzeLoader(settings, store=store).load(ours)
+
+    assert [o.outcome for o in outcomes] == ["loaded", "duplicate", "loaded"]
+    assert parsed == [o.key for o in ours] + ["raced", ours[1].key, theirs.key]  # ours parsed once each
+    rows = open_catalog(settings).load_table((settings.bronze_namespace, "ecoride_sales")).scan().to_arrow()
+    assert sorted(rows.column("_source_key").to_pylist()) == sorted([o.key for o in ours] * 2 + [theirs.key] * 2)
+    data_dir = settings.embedded_warehouse_dir
+    live = {t.file.file_path.removeprefix("file://") for t in
+            open_catalog(settings).load_table((settings.bronze_namespace, "ecoride_sales")).scan().plan_files()}
+    written = {str(p) for p in data_dir.rglob("*.parquet")}
+    assert written == live  # the duplicate's data file was deleted, nothing else left behind
