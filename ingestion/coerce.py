@@ -47,10 +47,39 @@ class Rescues:
 
     def column(self, rows: int) -> pa.Array:
         """The ``_rescued_data`` column: a JSON object per row, or null."""
-        texts = [None] * rows
+        texts: list[str | None] = [None] * rows
         for row, values in self.by_row.items():
             texts[row] = json.dumps(values, ensure_ascii=False, default=str)
+        strings, bad = strings_or_null(texts)
+        if not bad:
+            return strings
+        for row in bad:  # lone surrogates: \u-escaped, the one form UTF-8 can hold
+            texts[row] = json.dumps(self.by_row[row], ensure_ascii=True, default=str)
         return pa.array(texts, pa.string())
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def strings_or_null(texts: list[str | None]) -> tuple[pa.Array, list[int]]:
+    """A string array; texts UTF-8 cannot hold become null, their indices returned.
+
+    JSON can spell a lone UTF-16 surrogate (``"\\ud800"``); Python decodes it
+    into a ``str`` that Arrow (UTF-8) refuses. Checked per value only after the
+    whole-array conversion failed, so clean data pays nothing.
+    """
+    try:
+        return pa.array(texts, pa.string()), []
+    except UnicodeEncodeError:
+        bad = [i for i, t in enumerate(texts) if t is not None and not _is_unicode(t)]
+        for i in bad:
+            texts[i] = None
+        return pa.array(texts, pa.string()), bad
 
 
 def _cast_timestamptz(texts: pa.Array) -> pa.Array:
@@ -115,8 +144,9 @@ def _primitive(values: Sequence[Any], rows: Sequence[int], paths: Sequence[str],
             texts.append(None)
         else:
             texts.append(_text(value))
-    typed, failed = cast_text(pa.array(texts, pa.string()), arrow)
-    for i in failed:
+    strings, bad = strings_or_null(texts)
+    typed, failed = cast_text(strings, arrow)
+    for i in bad + failed:
         rescues.add(rows[i], paths[i], values[i])
     return typed
 

@@ -53,6 +53,33 @@ class ParserOptions:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one file may do to its table; a file beyond a limit is quarantined.
+
+    They bound hostile input (a 5,000-field header, JSON whose keys are data, a
+    100 MB line) so that no single file can widen a table for good or hold
+    unbounded memory. Checked while reading, before the file changes anything.
+
+    Attributes:
+        max_new_columns: columns one file may add by schema evolution
+            (beyond: ``schema_limit``, nothing added).
+        max_depth: nesting of a JSON value, counting each object and array
+            (beyond: ``schema_limit``).
+        max_record_bytes: one CSV row (header included) or one JSON value, in
+            bytes of text (beyond: ``record_too_large``). CSV blocks grow up to
+            this size to hold a long row.
+    """
+
+    max_new_columns: int = 64
+    max_depth: int = 32
+    max_record_bytes: int = 16 << 20
+
+    def __post_init__(self) -> None:
+        if self.max_new_columns < 0 or self.max_depth < 1 or self.max_record_bytes < 1 << 10:
+            raise ValueError(f"limits out of range: {self}")
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     """Everything needed to land one dataset in its bronze table.
 
@@ -64,6 +91,7 @@ class DatasetSpec:
         schema: the declared Iceberg schema, lineage columns included.
         partition_by: (column, transform) pairs; transform is identity/day/month/year.
         options: parser options.
+        limits: what one file may add or hold (:class:`Limits`).
     """
 
     name: str
@@ -73,6 +101,7 @@ class DatasetSpec:
     schema: Schema
     partition_by: tuple[tuple[str, str], ...] = ()
     options: ParserOptions = field(default_factory=ParserOptions)
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:

@@ -5,12 +5,21 @@ JSON and PDF yield Python records (:class:`Records`). :mod:`ingestion.coerce`
 turns either into the table's types, rescuing what does not fit, so every
 format follows one set of typing rules.
 
-Error contract (the loader relies on it):
+A parser is given an *opener* rather than a stream: it may read the file more
+than once (the CSV parser starts again with a bigger block when a row does not
+fit in one), and it closes what it opened itself.
 
-* bad content (not CSV/JSON/PDF, truncated, bad encoding, bad gzip) raises
-  ``PermanentError(reason="parse_error")``;
-* a failure to read the source (storage outage) raises ``RetryableError`` —
-  never a parse error, or a network blip would quarantine a good file.
+Error contract (the loader relies on it): every content failure is a
+``PermanentError`` whose reason is one of :mod:`lakehouse.reasons`:
+
+* ``empty_file`` — nothing but whitespace (or a BOM) after decompression;
+* ``decompression_error`` — a truncated or corrupt gzip stream;
+* ``encoding_error`` — text that is not in the spec's encoding (UTF-8);
+* ``parse_error`` — not CSV/JSON/PDF (syntax, structure, binary junk);
+* ``schema_limit`` / ``record_too_large`` — beyond the spec's :class:`~ingestion.specs.Limits`.
+
+A failure to read the source (storage outage) raises ``RetryableError`` —
+never a content reason, or a network blip would quarantine a good file.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import io
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -28,6 +37,7 @@ import pyarrow as pa
 from minio.error import S3Error
 from urllib3.exceptions import HTTPError
 
+from lakehouse import reasons
 from lakehouse.errors import PermanentError, RetryableError
 from ingestion.source import SourceObject
 from ingestion.specs import DatasetSpec
@@ -55,7 +65,9 @@ class Records:
 
 
 RawBatch = TextColumns | Records
-Parser = Callable[[BinaryIO, DatasetSpec, str], Iterator[RawBatch]]
+Opener = Callable[[], AbstractContextManager[BinaryIO]]
+"""Opens a fresh decompressed stream of the file (a context manager that closes it)."""
+Parser = Callable[[Opener, DatasetSpec, str], Iterator[RawBatch]]
 
 
 def normalize_name(raw: str, position: int = 0) -> str:
@@ -88,14 +100,36 @@ class _GuardedStream(io.RawIOBase):
         return n
 
 
+class _GuardedGzip(io.RawIOBase):
+    """Decompressed bytes; a corrupt or truncated gzip stream is ``decompression_error``.
+
+    Classified here, where the cause is certain: above this layer the same
+    ``EOFError`` or ``OSError`` could mean anything.
+    """
+
+    def __init__(self, compressed: BinaryIO, key: str) -> None:
+        self._gzip = gzip.GzipFile(fileobj=compressed, mode="rb")
+        self._key = key
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._gzip.readinto(buffer)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise PermanentError(f"{self._key}: gzip data is truncated or corrupt ({exc})",
+                                 reason=reasons.DECOMPRESSION_ERROR) from exc
+
+
 def _open_raw(obj: SourceObject) -> BinaryIO:
     try:
         return obj.open()
     except FileNotFoundError as exc:
-        raise PermanentError(f"{obj.key} no longer exists", reason="object_missing") from exc
+        raise PermanentError(f"{obj.key} no longer exists", reason=reasons.OBJECT_MISSING) from exc
     except S3Error as exc:
         if exc.code in ("NoSuchKey", "NoSuchObject"):
-            raise PermanentError(f"{obj.key} no longer exists", reason="object_missing") from exc
+            raise PermanentError(f"{obj.key} no longer exists", reason=reasons.OBJECT_MISSING) from exc
         raise RetryableError(f"cannot open {obj.key}: {exc}") from exc
 
 
@@ -110,7 +144,7 @@ def open_source(obj: SourceObject) -> Iterator[BinaryIO]:
     try:
         buffered = io.BufferedReader(_GuardedStream(raw, obj.key), 1 << 20)
         if buffered.peek(2)[:2] == GZIP_MAGIC:
-            yield gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[misc]
+            yield io.BufferedReader(_GuardedGzip(buffered, obj.key), 1 << 20)  # type: ignore[arg-type]
         else:
             yield buffered
     finally:
@@ -120,27 +154,38 @@ def open_source(obj: SourceObject) -> Iterator[BinaryIO]:
             release()
 
 
-# Exceptions that mean "the bytes are not what the format promises".
+# Exceptions that mean "the bytes are not what the format promises" (after the
+# parsers' own, more precise classification). RecursionError: a structure nested
+# beyond the interpreter's stack (the JSON parser reports it as schema_limit).
 CONTENT_ERRORS: tuple[type[BaseException], ...] = (
-    pa.ArrowInvalid, UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error, ValueError,
+    pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, pa.ArrowCapacityError,
+    pa.ArrowIndexError, pa.ArrowKeyError, ValueError, EOFError, RecursionError,
 )
+
+
+def classify(exc: BaseException, what: str) -> PermanentError:
+    """The content reason of an exception raised while decoding a file."""
+    if isinstance(exc, UnicodeError) or (isinstance(exc, pa.ArrowInvalid) and "UTF8" in str(exc)):
+        return PermanentError(f"{what}: not valid text in the spec's encoding ({exc})", reason=reasons.ENCODING_ERROR)
+    if isinstance(exc, RecursionError):
+        return PermanentError(f"{what}: nested too deeply to read", reason=reasons.SCHEMA_LIMIT)
+    return PermanentError(f"{what}: {type(exc).__name__}: {exc}", reason=reasons.PARSE_ERROR)
 
 
 def parse(obj: SourceObject, spec: DatasetSpec) -> Iterator[RawBatch]:
     """Stream the raw batches of one file through its spec's parser.
 
     Raises:
-        PermanentError: reason ``parse_error`` (content) or ``object_missing``.
+        PermanentError: a content reason of :mod:`lakehouse.reasons` (see the module doc).
         RetryableError: the storage failed while reading.
     """
     parser = PARSERS[spec.format]
-    with open_source(obj) as stream:
-        try:
-            yield from parser(stream, spec, obj.key)
-        except (PermanentError, RetryableError):
-            raise
-        except CONTENT_ERRORS as exc:
-            raise PermanentError(f"{obj.key} is not valid {spec.format}: {exc}", reason="parse_error") from exc
+    try:
+        yield from parser(lambda: open_source(obj), spec, obj.key)
+    except (PermanentError, RetryableError):
+        raise
+    except CONTENT_ERRORS as exc:
+        raise classify(exc, f"{obj.key} is not valid {spec.format}") from exc
 
 
 def _registry() -> dict[str, Parser]:

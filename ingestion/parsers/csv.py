@@ -7,92 +7,205 @@ the block. Empty fields are null.
 
 The header is read here rather than by Arrow because Arrow needs the column
 names up front to force string types; it handles quoted header cells too.
+
+A row longer than a block makes Arrow fail ("straddling object"): the file is
+then read again from the start with twice the block, skipping the rows already
+given out, up to the spec's ``max_record_bytes`` (beyond: ``record_too_large``).
+Only files with such a row pay for the re-read.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
+import re
+import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from lakehouse import reasons
 from lakehouse.errors import PermanentError
-from ingestion.parsers import TextColumns, normalize_name
+from ingestion.parsers import Opener, TextColumns, normalize_name
+from ingestion.schema import data_column_names
 from ingestion.specs import DatasetSpec
+
+log = logging.getLogger(__name__)
 
 # Bytes of text per Arrow block (and so per batch). Small on purpose: Arrow's CSV
 # reader keeps several blocks in flight and the allocator holds on to freed
 # blocks, so resident memory grows with this far more than the pool does
 # (8 MB blocks: ~450 MB RSS for 66 MB of live Arrow memory; 1 MB: ~120 MB).
 BLOCK_SIZE = 1 << 20
-MAX_HEADER_BYTES = 1 << 20
+READ_BYTES = 64 << 10
 BOM = b"\xef\xbb\xbf"
+# Delimiters a file sent with the wrong one most likely uses (the error says which).
+OTHER_DELIMITERS = (";", "\t", "|", ",")
+# Seconds to wait for Arrow's read-ahead thread to leave our stream (see _Feed.shutdown).
+SHUTDOWN_WAIT = 10.0
 
 
-def _read_header(stream: BinaryIO, quote: bytes, key: str) -> tuple[bytes, bytes]:
-    """Split off the first record; return (header bytes, bytes already read after it)."""
-    data, i, in_quotes = b"", 0, False
+class _BlockTooSmall(Exception):
+    """Arrow met a row longer than the block: read again with a bigger one."""
+
+
+def _record_end(data: bytes, start: int, quote: int, in_quotes: bool) -> tuple[int, int, bool]:
+    """Index and length of the first unquoted line end at or after ``start`` (-1 if none yet)."""
+    specials = re.compile(rb"[\r\n" + re.escape(bytes([quote])) + rb"]")
+    i = start
     while True:
-        chunk = stream.read(64 << 10)
-        data += chunk
-        while i < len(data):
-            byte = data[i]
-            if byte == quote[0]:
-                in_quotes = not in_quotes
-            elif byte in (0x0A, 0x0D) and not in_quotes:
-                if byte == 0x0D and i + 1 == len(data) and chunk:
-                    break  # a CR at the end of the chunk: read on to see if LF follows
-                end = i + 2 if data[i : i + 2] == b"\r\n" else i + 1
-                return data[:i], data[end:]
-            i += 1
+        match = specials.search(data, i)
+        if match is None:
+            return -1, 0, in_quotes
+        i = match.start()
+        if data[i] == quote:
+            in_quotes = not in_quotes
+        elif not in_quotes:
+            if data[i] == 0x0D and i + 1 == len(data):
+                return -2, 0, in_quotes  # a CR at the end: read on to see if LF follows
+            return i, 2 if data[i : i + 2] == b"\r\n" else 1, in_quotes
+        i += 1
+
+
+def _read_record(stream: BinaryIO, data: bytes, quote: bytes, limit: int, key: str) -> tuple[bytes, bytes, bool]:
+    """Split the first record off ``data`` + the stream: (record, rest, at end of file)."""
+    scanned, in_quotes = 0, False
+    while True:
+        end, width, in_quotes = _record_end(data, scanned, quote[0], in_quotes)
+        if end >= 0:
+            return data[:end], data[end + width :], False
+        scanned = len(data) - 1 if end == -2 else len(data)
+        if len(data) > limit:
+            raise PermanentError(f"{key}: the header row is longer than {limit} bytes (no line end found)",
+                                 reason=reasons.RECORD_TOO_LARGE)
+        chunk = stream.read(READ_BYTES)
         if not chunk:
-            return data, b""
-        if len(data) > MAX_HEADER_BYTES:
-            raise PermanentError(f"{key}: no end of the header row in the first MB", reason="parse_error")
+            return data, b"", True
+        data += chunk
 
 
-class _Prefixed(io.RawIOBase):
-    """``head`` followed by the rest of ``stream`` (what Arrow reads after the header)."""
+def _read_header(stream: BinaryIO, spec: DatasetSpec, key: str) -> tuple[bytes, bytes]:
+    """The header record (blank lines before it skipped) and the bytes read after it.
+
+    Raises:
+        PermanentError: ``empty_file`` when there is nothing but whitespace.
+    """
+    quote, limit = spec.options.quote_char.encode(), spec.limits.max_record_bytes
+    rest = stream.read(READ_BYTES).removeprefix(BOM)
+    while True:
+        header, rest, at_end = _read_record(stream, rest, quote, limit, key)
+        if header.strip():
+            return header, rest
+        if at_end:
+            raise PermanentError(f"{key} has no content (nothing but whitespace)", reason=reasons.EMPTY_FILE)
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Duplicate headers must not collapse into one column: ``a, a_dup, a_dup2, ...``."""
+    taken: set[str] = set()
+    counters: dict[str, int] = {}
+    out = []
+    for name in names:
+        candidate = name
+        while candidate in taken:
+            n = counters.get(name, 0) + 1
+            counters[name] = n
+            candidate = f"{name}_dup" if n == 1 else f"{name}_dup{n}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _cells(text: str, delimiter: str, quote: str) -> list[str]:
+    return next(csv.reader([text], delimiter=delimiter, quotechar=quote), [])
+
+
+def _column_names(header: bytes, spec: DatasetSpec, key: str) -> list[str]:
+    """Normalized, unique names; a header that names no declared column is refused.
+
+    Such a file cannot have a valid row, and loading it would add its header
+    cells as garbage columns: the usual causes are a wrong delimiter (one
+    column named ``sale_id_customer_id_...``) or a missing header row.
+    """
+    if b"\x00" in header:
+        raise PermanentError(f"{key}: the first line holds NUL bytes: binary data, not CSV text",
+                             reason=reasons.PARSE_ERROR)
+    opts = spec.options
+    text = header.decode(opts.encoding).rstrip("\r")
+    cells = _cells(text, opts.delimiter, opts.quote_char)
+    names = _unique([normalize_name(cell, position) for position, cell in enumerate(cells)])
+    declared = data_column_names(spec.schema)
+    if set(names) & set(declared):
+        return names  # the reader caps how many of the others the file may add
+    if len(names) > spec.limits.max_new_columns:
+        raise PermanentError(f"{key}: its header has {len(names)} columns, none of them a column of {spec.name}; "
+                             f"a file may add at most {spec.limits.max_new_columns}", reason=reasons.SCHEMA_LIMIT)
+    for other in OTHER_DELIMITERS:
+        split = _cells(text, other, opts.quote_char)
+        if other != opts.delimiter and len(split) > len(cells) and {normalize_name(c) for c in split} & set(declared):
+            raise PermanentError(f"{key}: the header is delimited by {other!r}, but {spec.name} files use "
+                                 f"{opts.delimiter!r}", reason=reasons.PARSE_ERROR)
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    raise PermanentError(f"{key}: its header ({shown}) names none of the columns of {spec.name} "
+                         f"({', '.join(declared)}); is the header row missing?", reason=reasons.ALL_ROWS_INVALID)
+
+
+class _Feed(io.RawIOBase):
+    """What Arrow reads after the header: ``head``, then the rest of ``stream``.
+
+    Arrow reads ahead on its own I/O thread. A reader dropped mid-stream (an
+    ArrowInvalid, a consumer that stops) leaves that thread inside our Python
+    ``read``; if the interpreter then exits, the process aborts (SIGABRT, "PyGILState_Release
+    ... finalizing"). :meth:`shutdown` makes further reads return end-of-file
+    at once and waits until no read is in progress, so nothing of ours runs on
+    Arrow's thread after the parser is done with the file.
+    """
 
     def __init__(self, head: bytes, stream: BinaryIO) -> None:
         self._head = head
         self._stream = stream
+        self._closing = False
+        self._reading = 0
+        self._idle = threading.Condition()
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+    def readinto(self, buffer: Any) -> int:
+        with self._idle:
+            if self._closing:
+                return 0
+            self._reading += 1
+        try:
+            if self._head:
+                n = min(len(buffer), len(self._head))
+                buffer[:n] = self._head[:n]
+                self._head = self._head[n:]
+                return n
+            data = self._stream.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+        finally:
+            with self._idle:
+                self._reading -= 1
+                self._idle.notify_all()
+
+    def shutdown(self) -> None:
+        with self._idle:
+            self._closing = True
+            if not self._idle.wait_for(lambda: self._reading == 0, SHUTDOWN_WAIT):
+                log.warning("Arrow's CSV read-ahead is still reading after %.0f s", SHUTDOWN_WAIT)
 
 
-def _column_names(header: bytes, spec: DatasetSpec) -> list[str]:
-    text = header.removeprefix(BOM).decode(spec.options.encoding).rstrip("\r")
-    cells = next(csv.reader([text], delimiter=spec.options.delimiter, quotechar=spec.options.quote_char), [])
-    names: list[str] = []
-    for position, cell in enumerate(cells):
-        name = normalize_name(cell, position)
-        while name in names:  # duplicate headers must not collapse into one column
-            name += "_dup"
-        names.append(name)
-    return names
-
-
-def _arrow_reader(stream: BinaryIO, names: list[str], spec: DatasetSpec,
+def _arrow_reader(stream: BinaryIO, names: list[str], spec: DatasetSpec, block: int,
                   on_invalid: Callable[[pacsv.InvalidRow], str]) -> pacsv.CSVStreamingReader:
     opts = spec.options
     return pacsv.open_csv(
         stream,
-        read_options=pacsv.ReadOptions(column_names=names, block_size=BLOCK_SIZE, encoding=opts.encoding),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=block, encoding=opts.encoding),
         parse_options=pacsv.ParseOptions(
             delimiter=opts.delimiter, quote_char=opts.quote_char, newlines_in_values=True,
             invalid_row_handler=on_invalid,
@@ -104,35 +217,89 @@ def _arrow_reader(stream: BinaryIO, names: list[str], spec: DatasetSpec,
     )
 
 
-def parse_csv(stream: BinaryIO, spec: DatasetSpec, key: str) -> Iterator[TextColumns]:
-    """Yield string batches of about ``BLOCK_SIZE`` bytes of text each.
+def _empty(names: list[str], malformed: list[str]) -> TextColumns:
+    return TextColumns(pa.table({n: pa.array([], pa.string()) for n in names}), malformed)
 
-    A header-only file yields one empty batch (so its columns still evolve the
-    schema); an empty file yields nothing. Rows with the wrong number of fields
-    are kept aside as ``malformed`` rather than failing the file.
-    """
-    opts = spec.options
-    header, rest = _read_header(stream, opts.quote_char.encode(), key)
-    if not header.strip(b"\r\n" + BOM):
-        return
-    names = _column_names(header, spec)
-    while not rest.strip(b"\r\n"):
-        more = stream.read(64 << 10)
-        if not more:  # header only: Arrow would call that an empty file
-            yield TextColumns(pa.table({n: pa.array([], pa.string()) for n in names}))
-            return
-        rest += more
+
+def _batches(feed: _Feed, names: list[str], spec: DatasetSpec, block: int) -> Iterator[TextColumns]:
+    """Arrow's batches with the rows it set aside; the reader closed whatever happens."""
     malformed: list[str] = []
 
     def keep_aside(row: pacsv.InvalidRow) -> str:
         malformed.append(row.text or "")
         return "skip"
 
-    reader = _arrow_reader(io.BufferedReader(_Prefixed(rest, stream), 1 << 20), names, spec, keep_aside)
-    yielded = False
-    for batch in reader:
-        taken, malformed[:] = list(malformed), []
-        yielded = True
-        yield TextColumns(pa.Table.from_batches([batch]), taken)
-    if malformed or not yielded:
-        yield TextColumns(pa.table({n: pa.array([], pa.string()) for n in names}), list(malformed))
+    try:
+        with _arrow_reader(io.BufferedReader(feed, 1 << 20), names, spec, block, keep_aside) as reader:
+            for batch in reader:
+                taken, malformed[:] = list(malformed), []
+                yield TextColumns(pa.Table.from_batches([batch]), taken)
+    except pa.ArrowInvalid as exc:
+        if "straddl" in str(exc):
+            raise _BlockTooSmall() from exc
+        raise
+    finally:
+        feed.shutdown()
+    if malformed:
+        yield _empty(names, list(malformed))
+
+
+def _skipped(batches: Iterator[TextColumns], rows: int, malformed: int) -> Iterator[TextColumns]:
+    """Drop the first ``rows`` rows and ``malformed`` set-aside rows (given out before a re-read)."""
+    for batch in batches:
+        table, aside = batch.table, batch.malformed
+        if rows:
+            cut = min(rows, table.num_rows)
+            table, rows = table.slice(cut), rows - cut
+        if malformed:
+            cut = min(malformed, len(aside))
+            aside, malformed = aside[cut:], malformed - cut
+        if table.num_rows or aside:
+            yield TextColumns(table, aside)
+
+
+def _read_once(stream: BinaryIO, spec: DatasetSpec, key: str, block: int,
+               done: tuple[int, int]) -> Iterator[TextColumns]:
+    header, rest = _read_header(stream, spec, key)
+    names = _column_names(header, spec, key)
+    while not rest.strip(b"\r\n"):
+        more = stream.read(READ_BYTES)
+        if not more:  # header only: Arrow would call that an empty file
+            yield _empty(names, [])
+            return
+        rest += more
+    given = False
+    for batch in _skipped(_batches(_Feed(rest, stream), names, spec, block), *done):
+        given = True
+        yield batch
+    if not given and done == (0, 0):
+        yield _empty(names, [])  # only blank lines after the header: still its columns
+
+
+def parse_csv(open_stream: Opener, spec: DatasetSpec, key: str) -> Iterator[TextColumns]:
+    """Yield string batches of about ``BLOCK_SIZE`` bytes of text each.
+
+    A header-only file yields one empty batch (so its columns still evolve the
+    schema). Rows with the wrong number of fields are kept aside as
+    ``malformed`` rather than failing the file.
+
+    Raises:
+        PermanentError: ``empty_file``, ``encoding_error``, ``parse_error``,
+            ``all_rows_invalid`` (a header naming no column of the dataset),
+            ``record_too_large`` (a row above ``spec.limits.max_record_bytes``).
+    """
+    block, rows, malformed = BLOCK_SIZE, 0, 0
+    while True:
+        try:
+            with open_stream() as stream:
+                for batch in _read_once(stream, spec, key, block, (rows, malformed)):
+                    rows += batch.table.num_rows
+                    malformed += len(batch.malformed)
+                    yield batch
+            return
+        except _BlockTooSmall as exc:
+            if block >= spec.limits.max_record_bytes:
+                raise PermanentError(f"{key}: a row is longer than {spec.limits.max_record_bytes} bytes",
+                                     reason=reasons.RECORD_TOO_LARGE) from exc.__cause__
+            block = min(block * 2, spec.limits.max_record_bytes)
+            log.info("%s: a row is longer than the CSV block; reading again with %d-byte blocks", key, block)

@@ -22,8 +22,9 @@ from typing import Any, BinaryIO
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
+from lakehouse import reasons
 from lakehouse.errors import PermanentError
-from ingestion.parsers import Records
+from ingestion.parsers import Opener, Records
 from ingestion.specs import DatasetSpec
 
 SPOOL_BYTES = 16 << 20
@@ -43,12 +44,22 @@ def document_fields(key: str, spec: DatasetSpec) -> dict[str, Any]:
     return {"doc_type": doc_type, "doc_name": doc_name, "model_id": model_id}
 
 
-def parse_pdf(stream: BinaryIO, spec: DatasetSpec, key: str) -> Iterator[Records]:
-    """Yield page records; an unreadable PDF is a ``parse_error``."""
+def _spool(open_stream: Opener, spool: BinaryIO, key: str) -> None:
+    with open_stream() as stream:
+        shutil.copyfileobj(stream, spool, 1 << 20)
+    spool.seek(0)
+    if not spool.read(1 << 10).strip():
+        spool.seek(0, 2)
+        if spool.tell() <= 1 << 10:
+            raise PermanentError(f"{key} has no content", reason=reasons.EMPTY_FILE)
+    spool.seek(0)
+
+
+def parse_pdf(open_stream: Opener, spec: DatasetSpec, key: str) -> Iterator[Records]:
+    """Yield page records; an unreadable PDF is a ``parse_error``, a 0-byte one ``empty_file``."""
     fields = document_fields(key, spec)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-        shutil.copyfileobj(stream, spool, 1 << 20)
-        spool.seek(0)
+        _spool(open_stream, spool, key)  # type: ignore[arg-type]
         try:
             reader = PdfReader(spool)
             batch: list[Any] = []
@@ -57,8 +68,10 @@ def parse_pdf(stream: BinaryIO, spec: DatasetSpec, key: str) -> Iterator[Records
                 if len(batch) >= PAGES_PER_BATCH:
                     yield Records(batch)
                     batch = []
-        except (PyPdfError, KeyError, TypeError, AttributeError) as exc:
-            # pypdf reports some corrupt structures as plain Key/Type/AttributeErrors.
-            raise PermanentError(f"{key} is not a readable PDF: {exc}", reason="parse_error") from exc
+        except (PyPdfError, KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError,
+                ZeroDivisionError, OverflowError, AssertionError) as exc:
+            # pypdf reports some corrupt structures as plain Python errors.
+            raise PermanentError(f"{key} is not a readable PDF: {type(exc).__name__}: {exc}",
+                                 reason=reasons.PARSE_ERROR) from exc
     if batch:
         yield Records(batch)
