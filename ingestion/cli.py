@@ -2,10 +2,11 @@
 
 Registered into :data:`lakehouse.cli.SUBCOMMANDS` by :func:`register`.
 
-* ``quarantine list [--json]``: the quarantined object versions the ledger
-  remembers (reconcile, replay ticks and restarts skip them), with reasons.
-* ``quarantine retry [KEY...]``: load them again on purpose (all, or the named
-  keys). A key whose object was replaced meanwhile loads its current version.
+* ``quarantine list [--all] [--json]``: the quarantined object versions the
+  ledger remembers (reconcile, replay ticks and restarts skip them), with
+  reasons; ``--all`` adds versions replaced or deleted since (history).
+* ``quarantine retry [KEY...]``: load the current quarantined versions again on
+  purpose (all, or the named keys).
 * ``maintain [--table T]``: compact small data files, expire old snapshots,
   remove orphan files (see :mod:`ingestion.maintenance`).
 """
@@ -26,11 +27,17 @@ Register = dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]]
 
 
 def quarantined_now(settings: Settings) -> list[dict[str, Any]]:
-    """Quarantined (key, etag) pairs that nothing superseded (no later load, no empty record)."""
+    """Quarantined (key, etag) pairs that nothing superseded (no later load, no empty record).
+
+    ``current`` says whether that version is still the object under its key.
+    """
     from ingestion import ledger
     from ingestion.catalog import open_catalog
     from ingestion.outcomes import EMPTY, QUARANTINED, OutcomeLog
     from ingestion.specs import SPECS
+    from ingestion.storage import open_store
+
+    store = open_store(settings)
 
     catalog = open_catalog(settings)
     index = OutcomeLog(catalog, settings.bronze_namespace).index()
@@ -51,12 +58,20 @@ def quarantined_now(settings: Settings) -> list[dict[str, Any]]:
             for pair in ledger.loaded(catalog.load_table((settings.bronze_namespace, name)), pairs):
                 latest.pop(pair, None)  # retried and loaded since
     return [{"key": o.source_key, "etag": o.source_etag, "table": o.table_name, "reason": o.reason,
-             "message": o.message, "recorded_at": o.recorded_at.isoformat()}
+             "message": o.message, "recorded_at": o.recorded_at.isoformat(), "current": _is_current(store, o)}
             for o in sorted(latest.values(), key=lambda o: (o.source_key, o.recorded_at))]
 
 
+def _is_current(store: Any, outcome: Any) -> bool:
+    """Is the quarantined version still the object under its key (not replaced or deleted since)?"""
+    try:
+        return bool(store.stat(outcome.source_key).etag == outcome.source_etag)
+    except PermanentError:
+        return False
+
+
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    entries = quarantined_now(settings)
+    entries = [e for e in quarantined_now(settings) if args.all or e["current"]]
     if args.json:
         print(json.dumps(entries, indent=2, ensure_ascii=False))
         return 0
@@ -70,7 +85,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 def _retry(args: argparse.Namespace, settings: Settings) -> int:
     from ingestion.loader import BronzeLoader
 
-    entries = quarantined_now(settings)
+    entries = [e for e in quarantined_now(settings) if e["current"]]
     wanted = set(args.keys)
     if wanted - {e["key"] for e in entries}:
         raise LakehouseError(f"not quarantined: {', '.join(sorted(wanted - {e['key'] for e in entries}))}"
@@ -118,6 +133,7 @@ def _maintain(args: argparse.Namespace, settings: Settings) -> int:
 def add_quarantine_arguments(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="quarantined object versions (skipped by replay and restarts)")
+    listing.add_argument("--all", action="store_true", help="also versions replaced or deleted since")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_list)
     retry = actions.add_parser("retry", help="load quarantined files again on purpose (all, or the named keys)")

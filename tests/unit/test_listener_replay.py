@@ -69,3 +69,32 @@ def test_progress_sees_every_listed_file() -> None:
 
     reconcile(store, loader, dispatcher, "raw/", max_files=2, progress=lambda total: Bar())
     assert updates == [2, 1, -1]
+
+
+def test_quarantined_and_empty_files_are_not_pending_after_one_real_pass(tmp_path, base_settings) -> None:  # noqa: ANN001
+    # Regression (issue 9 items 5, 6): every pass re-quarantined bad files, and a dry
+    # run listed quarantined and 0-byte files as "would load" forever.
+    import dataclasses
+
+    from ingestion.loader import BronzeLoader
+    from ingestion.storage import LocalObjectStore
+
+    settings = dataclasses.replace(base_settings, mode="embedded", state_dir=tmp_path / "state")
+    settings.landing_dir.mkdir(parents=True)
+    store = LocalObjectStore(settings.landing_dir)
+    store.put_bytes("raw/ecoride/sales/empty.csv", b"")
+    store.put_bytes("raw/ecoride/sales/bad.csv", b"sale_id\n\xff\xfe\n")
+    store.put_bytes("raw/nowhere/x.txt", b"?")
+    store.put_bytes("raw/ecoride/sales/good.csv", b"sale_id,sale_date\nS1,2024-01-02\n")
+    letters = MemoryDeadLetters()
+    dispatcher = Dispatcher(BronzeLoader(settings, store=store), store, letters, ListenerMetrics(), bucket="lakehouse",
+                            origin="replay")
+
+    first = reconcile(store, dispatcher.loader, dispatcher, "raw/")
+    assert first.summary()["quarantined"] == 3 and first.summary()["loaded"] == 1
+    sent = len(letters.letters)
+    dry = reconcile(store, dispatcher.loader, dispatcher, "raw/", dry_run=True)
+    again = reconcile(store, dispatcher.loader, dispatcher, "raw/")
+
+    assert dry.pending == [] and again.pending == []
+    assert len(letters.letters) == sent  # no second dead letter for the same versions
