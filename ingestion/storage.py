@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,16 +147,25 @@ class LocalObjectStore:
     """A folder laid out like the bucket (embedded mode). The etag is the SHA-256.
 
     Listing does not read files: a file's hash is cached by (path, size,
-    mtime) and computed only for a version not seen before. A load hashes the
+    mtime) — in ``hash_cache`` (SQLite) across restarts — and computed only
+    for a version not seen before. A load hashes the
     bytes it reads and checks them against the etag (``SourceObject.verify``),
     so a file overwritten between the listing and the read is never loaded
     under the older etag.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, hash_cache: Path | None = None) -> None:
         self.root = root
         self._hashes: dict[Path, tuple[int, int, str]] = {}
         self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        if hash_cache is not None:  # survives restarts: the start-up reconcile reads no file it knows
+            self._db = sqlite3.connect(str(hash_cache), check_same_thread=False)
+            self._db.execute("PRAGMA synchronous=OFF")  # a cache: losing it costs a re-hash, nothing else
+            self._db.execute("CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER, "
+                             "mtime_ns INTEGER, sha256 TEXT)")
+            for path, size, mtime_ns, sha in self._db.execute("SELECT path, size, mtime_ns, sha256 FROM hashes"):
+                self._hashes[Path(path)] = (size, mtime_ns, sha)
 
     def _etag(self, path: Path, st: os.stat_result) -> str:
         with self._lock:
@@ -165,6 +175,10 @@ class LocalObjectStore:
         etag = file_sha256(path)
         with self._lock:
             self._hashes[path] = (st.st_size, st.st_mtime_ns, etag)
+            if self._db is not None:
+                self._db.execute("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)",
+                                 (str(path), st.st_size, st.st_mtime_ns, etag))
+                self._db.commit()
         return etag
 
     def _source(self, path: Path) -> SourceObject:
@@ -221,7 +235,7 @@ def open_store(settings: Settings) -> ObjectStore:
     if settings.mode == "embedded":
         private_dir(settings.state_dir)
         private_dir(settings.landing_dir)
-        return LocalObjectStore(settings.landing_dir)
+        return LocalObjectStore(settings.landing_dir, hash_cache=settings.state_dir / "landing-hashes.sqlite")
     from lakehouse.services.minio import minio_client
 
     return S3ObjectStore(minio_client(settings), settings.bucket)

@@ -250,6 +250,21 @@ def test_listing_the_landing_folder_hashes_each_version_once(store: LocalObjectS
     assert sorted(hashed) == ["other.csv", "sales_2024-01.csv"]
 
 
+def test_the_hash_cache_survives_a_restart(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.landing_dir.mkdir(parents=True)
+    cache = settings.state_dir / "hashes.sqlite"
+    first = LocalObjectStore(settings.landing_dir, hash_cache=cache)
+    obj = landed(first)
+    hashed: list[str] = []
+    real = storage.file_sha256
+    monkeypatch.setattr(storage, "file_sha256", lambda path: hashed.append(path.name) or real(path))
+
+    again = LocalObjectStore(settings.landing_dir, hash_cache=cache)  # a restarted process
+    assert [o.etag for o in again.list("raw/")] == [obj.etag] and hashed == []
+    (settings.landing_dir / KEY).write_bytes(CSV + b"S3,2024-01-04,12.00\n")
+    assert [o.etag for o in again.list("raw/")] != [obj.etag] and hashed == ["sales_2024-01.csv"]
+
+
 def test_a_conflict_keeps_the_written_files_and_reparses_nothing(settings: Settings, store: LocalObjectStore,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     ours = [landed(store, f"raw/ecoride/sales/ours_{i}.csv", CSV.replace(b"S1", f"O{i}".encode())) for i in range(3)]
