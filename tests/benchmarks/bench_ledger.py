@@ -61,6 +61,7 @@ from listener.replay import reconcile
 BASELINE_COMMIT = "a6d9552"
 HEADER = "sale_id,customer_id,vehicle_id,model_id,sale_date,sale_price_usd,discount_usd,payment_method,dealership,state\n"
 CHUNK = 10_000  # source files per build commit
+REPEATS = 3  # new 500-file batches per size
 
 
 def csv_of(n: int) -> bytes:
@@ -138,14 +139,19 @@ def measure(settings: Settings, store: ObjectStore, size: int, layout: str, old:
     loader = BronzeLoader(settings, catalog=catalog, store=store)
     probe = [store.stat(key_of(0))]
     cold_s, _ = _timed(lambda: loader.pending(probe))
-    fresh = [size + 10_000_000 + i for i in range(500)]
-    for n in fresh:
-        store.put_bytes(key_of(n), csv_of(n))
-    batch = [store.stat(key_of(n)) for n in fresh]
-    check_s, pending = _timed(lambda: loader.pending(batch))  # the ledger check alone, warm index
-    assert len(pending) == 500
-    new_s, outcomes = _timed(lambda: loader.load(batch))
-    assert all(o.outcome == "loaded" for o in outcomes), {o.outcome for o in outcomes}
+    new_times, check_times = [], []
+    for repeat in range(REPEATS):  # the machine is shared: the fastest of a few batches is the figure
+        fresh = [size + 10_000_000 + repeat * 1000 + i for i in range(500)]
+        for n in fresh:
+            store.put_bytes(key_of(n), csv_of(n))
+        batch = [store.stat(key_of(n)) for n in fresh]
+        check_s, pending = _timed(lambda: loader.pending(batch))  # the ledger check alone, warm index
+        assert len(pending) == 500
+        new_s, outcomes = _timed(lambda: loader.load(batch))
+        assert all(o.outcome == "loaded" for o in outcomes), {o.outcome for o in outcomes}
+        new_times.append(new_s)
+        check_times.append(check_s)
+    new_s, check_s = min(new_times), min(check_times)
     dup_s, outcomes = _timed(lambda: loader.load(batch))
     assert all(o.outcome == "duplicate" for o in outcomes)
     dispatcher = Dispatcher(loader, store, _NoLetters(), ListenerMetrics(), bucket=settings.bucket, origin="bench")
