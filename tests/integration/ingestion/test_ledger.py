@@ -112,3 +112,23 @@ def test_maintain_on_2000_source_files_leaves_few_data_files_and_the_ledger_skip
     ledger.forget_indexes()
     assert backend.loader().pending(objects) == []
     assert outcomes(backend, objects[:500]) == {"duplicate": 500}
+
+
+def test_a_zero_byte_object_is_quarantined_as_empty_file_and_no_longer_pending(backend: Backend) -> None:
+    empty = backend.put("raw/ecoride/sales/empty.csv", b"")
+    [outcome] = backend.loader().load([empty])
+
+    assert outcome.outcome == "quarantined" and outcome.error.reason == "empty_file"
+    assert backend.loader().pending(backend.store.list("raw/")) == []
+    assert not backend.table("ecoride_sales").current_snapshot().summary.get("lakehouse.files")  # no data commit
+
+
+def test_an_object_overwritten_after_it_was_listed_is_not_loaded_under_the_old_etag(backend: Backend) -> None:
+    old = backend.put("raw/ecoride/sales/s.csv", sales_csv(*sale_rows(2)))
+    new = backend.put("raw/ecoride/sales/s.csv", sales_csv(*sale_rows(3, 10)))  # replaced before the load
+    [outcome] = backend.loader().load([old])
+
+    assert outcome.outcome == "quarantined" and outcome.error.reason == "object_missing"
+    assert [o.outcome for o in backend.loader().load([new])] == ["loaded"]
+    rows = backend.rows("ecoride_sales")
+    assert set(rows.column("_source_etag").to_pylist()) == {new.etag} and rows.num_rows == 3
