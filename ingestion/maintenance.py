@@ -236,7 +236,7 @@ def _referenced(table: Table) -> set[str]:
         paths.add(snapshot.manifest_list)
         for manifest in snapshot.manifests(table.io):
             paths.add(manifest.manifest_path)
-            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):  # a tombstone needs no file
                 paths.add(entry.data_file.file_path)
     return {_local_path(p) for p in paths}
 
