@@ -59,7 +59,9 @@ def build(settings: Settings, *args: str) -> float:
     started = time.monotonic()
     result = run_dbt(list(args or ("build",)), settings, target="duckdb", capture=True)
     if result.returncode != 0:
-        pytest.fail(f"dbt {' '.join(args or ('build',))} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
+        problems = [line for line in result.stdout.splitlines() if "FAIL" in line or "ERROR" in line or "rror" in line]
+        pytest.fail(f"dbt {' '.join(args or ('build',))} failed ({result.returncode}):\n" + "\n".join(problems[:40])
+                    + f"\n...\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}")
     return time.monotonic() - started
 
 
