@@ -89,7 +89,15 @@ def fault_stack(base_settings: Settings, tmp_path_factory: pytest.TempPathFactor
         yield manager
     finally:
         manager.down()
-        _print_figures()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fault_figures() -> Iterator[None]:
+    """Print every scenario's figures once the suite ends (run with -s, or see the captured output)."""
+    started = time.monotonic()
+    yield
+    FIGURES.append({"scenario": "whole fault suite", "seconds": round(time.monotonic() - started, 1)})
+    _print_figures()
 
 
 def _unavailable(reason: str) -> None:
