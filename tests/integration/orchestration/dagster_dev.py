@@ -98,7 +98,7 @@ class DagsterDev:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)  # what Ctrl-C sends: dagster dev shuts its children down
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:

@@ -28,6 +28,8 @@ from tests.integration.orchestration.lake import Lake
 
 SALES_JAN = "ecoride/sales/sales_2023-01.csv"
 SALES_FEB = "ecoride/sales/sales_2023-02.csv"
+VEHICLES = "ecoride/vehicles/vehicles.csv"
+CUSTOMERS = "ecoride/customers/customers.csv"
 STATIONS = "chargenet/stations/stations.json"
 
 
@@ -88,9 +90,13 @@ def dbt_ls(settings: Settings, target: Path, select: str) -> set[str]:
     return {line.strip() for line in out.stdout.splitlines() if line.strip()}
 
 
-def model_keys(defs: dg.Definitions, names: set[str]) -> set[dg.AssetKey]:
+def dbt_assets(defs: dg.Definitions) -> dg.AssetsDefinition:
     (assets,) = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.node_def.name == DBT_ASSETS_NAME]
-    return {get_asset_key_for_model([assets], name) for name in names}
+    return assets
+
+
+def model_keys(defs: dg.Definitions, names: set[str]) -> set[dg.AssetKey]:
+    return {get_asset_key_for_model([dbt_assets(defs)], name) for name in names}
 
 
 def gold(settings: Settings, sql: str) -> list[tuple]:
@@ -102,23 +108,17 @@ def materialized(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:
     return {e.asset_key for e in result.get_asset_materialization_events()}
 
 
-def never_built(instance: dg.DagsterInstance, keys: set[dg.AssetKey]) -> bool:
-    return all(instance.get_latest_materialization_event(k) is None for k in keys)
-
-
-def test_the_first_sales_file_builds_its_models_and_their_never_built_inputs(lake, target, defs, instance, sensor) -> None:
-    (outcome,) = lake.drop_sample(SALES_JAN)
-    assert outcome.outcome == "loaded"
+def test_the_first_load_builds_every_model_once(lake, defs, instance, sensor) -> None:
+    outcomes = lake.drop_sample(VEHICLES, CUSTOMERS, SALES_JAN)  # sales need their reference data
+    assert {o.outcome for o in outcomes} == {"loaded"}
 
     (request,) = sensor.tick().run_requests
-    downstream = model_keys(defs, dbt_ls(lake.settings, target, "source:bronze.ecoride_sales+"))
-    selection = set(request.asset_selection)
-    assert selection >= downstream
-    assert never_built(instance, selection - downstream)  # inputs of gold.customer_value etc.
+    everything = set(dbt_assets(defs).keys)
+    assert set(request.asset_selection) == everything  # all never built: even models of empty tables
     result = sensor.run(request)
 
     assert result.success
-    assert materialized(result) == selection
+    assert materialized(result) == everything
     ((units,),) = gold(lake.settings, "select sum(units) from gold.sales_monthly")
     ((valid,),) = gold(lake.settings, "select count(*) from silver.ecoride_sales")
     assert units == valid > 0
@@ -140,22 +140,19 @@ def test_a_new_sales_file_runs_exactly_what_dbt_lists_downstream_of_sales(lake, 
     assert sum(u for _, u in months) == valid
 
 
-def test_a_stations_file_then_runs_no_sales_model(lake, target, defs, instance, sensor) -> None:
+def test_a_stations_file_then_runs_exactly_the_station_models_and_no_sales_model(lake, target, defs, sensor) -> None:
     lake.drop_sample(STATIONS)
 
     (request,) = sensor.tick().run_requests
-    stations = model_keys(defs, dbt_ls(lake.settings, target, "source:bronze.chargenet_stations+"))
-    sales_only = model_keys(defs, dbt_ls(lake.settings, target, "source:bronze.ecoride_sales+")) - stations
-    selection = set(request.asset_selection)
-    assert selection >= stations
-    assert never_built(instance, selection - stations)
-    assert not selection & sales_only
+    expected = model_keys(defs, dbt_ls(lake.settings, target, "source:bronze.chargenet_stations+"))
+    assert set(request.asset_selection) == expected
+    assert not expected & model_keys(defs, {"sales_monthly", "silver_ecoride_sales"})
     result = sensor.run(request)
 
     assert result.success
-    assert materialized(result) == selection
-    ((stations_rows,),) = gold(lake.settings, "select count(*) from gold.station_utilization")
-    assert stations_rows > 0
+    assert materialized(result) == expected
+    ((stations,),) = gold(lake.settings, "select count(*) from gold.station_utilization")
+    assert stations > 0
 
 
 def test_nothing_new_after_the_runs_requests_nothing(sensor) -> None:
