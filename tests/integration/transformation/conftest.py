@@ -100,7 +100,15 @@ def build_in_steps(settings: Settings, store: ObjectStore, catalog: Catalog) -> 
     built.seconds["incremental build"] = build(settings)
     built.gold_after = snapshot(settings, "gold", GOLD)
     built.silver_incremental = snapshot(settings, "silver", SILVER)
-    built.seconds["full refresh of silver"] = build(settings, "run", "--full-refresh", "--select", "silver")
+    if settings.mode == "embedded":
+        built.seconds["full refresh of silver"] = build(settings, "run", "--full-refresh", "--select", "silver")
+    else:
+        # dbt --full-refresh fails on Nessie (docs/transformation.md, known limits): DuckDB's
+        # Iceberg catalog cannot rename a table created in the same transaction. A rebuild
+        # from scratch is the same comparison: drop silver, build it again.
+        for identifier in catalog.list_tables(settings.silver_namespace):
+            catalog.purge_table(identifier)
+        built.seconds["silver rebuilt from scratch"] = build(settings, "run", "--select", "silver")
     built.silver_full_refresh = snapshot(settings, "silver", SILVER)
     return built
 
