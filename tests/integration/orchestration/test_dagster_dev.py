@@ -1,0 +1,145 @@
+"""The dashboard really shows it: ``python -m orchestration.dev`` (webserver + daemon), a dropped
+file, the sensor's tick and run read through GraphQL, then the UI in headless Chromium.
+
+Chromium is Debian's package (scripts/test.sh installs it when missing), driven by
+Playwright without any browser download. Under CI=true anything that cannot start
+fails the test; elsewhere only a missing chromium skips the browser test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakehouse.settings import Settings
+from tests.conftest import running_in_ci
+from tests.integration.orchestration.dagster_dev import PROJECT_ROOT, DagsterDev
+from tests.integration.orchestration.lake import Lake
+
+SALES = "ecoride/sales/sales_2023-01.csv"
+REFERENCE = ("ecoride/vehicles/vehicles.csv", "ecoride/customers/customers.csv")
+ACTIVE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
+DOCS_IMG = PROJECT_ROOT / "docs" / "img"
+
+
+@pytest.fixture(scope="module")
+def artifacts(base_settings: Settings) -> Path:
+    path = base_settings.state_dir / "test-artifacts" / "orchestration"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[tuple[Lake, DagsterDev]]:
+    lake = Lake.create(base_settings, tmp_path_factory.mktemp("state"))
+    env = {**os.environ, "LAKEHOUSE_MODE": "embedded", "LAKEHOUSE_STATE_DIR": str(lake.settings.state_dir),
+           "LAKEHOUSE_SENSOR_INTERVAL_SECONDS": "2"}
+    env.pop("DAGSTER_HOME", None)  # orchestration.dev puts it under the temp state dir
+    dev = DagsterDev(env, artifacts / "dagster-dev.log")
+    try:
+        dev.wait_ready(timeout=300)
+    except RuntimeError as exc:
+        dev.stop()
+        pytest.fail(f"dagster dev did not start: {exc}", pytrace=False)
+    yield lake, dev
+    dev.stop()
+
+
+def wait_for(what: str, probe, timeout: float):  # noqa: ANN001, ANN201 - small polling helper
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def test_a_dropped_file_shows_up_as_a_sensor_tick_and_a_successful_run(stack) -> None:
+    lake, dev = stack
+    assert dev.sensor()["status"] == "RUNNING"  # on by default
+    wait_for("a first (skipped) tick", lambda: dev.sensor()["ticks"], 60)
+
+    lake.drop_sample(*REFERENCE, SALES)
+    committed = time.time()
+    tick = wait_for("a tick that launched a run",
+                    lambda: next((t for t in dev.sensor()["ticks"] if t["runIds"]), None), 120)
+    seen = tick["timestamp"] - committed
+    (run_id,) = tick["runIds"]
+
+    def finished():  # noqa: ANN202
+        runs = {r["runId"]: r for r in dev.runs({"dagster/sensor_name": "bronze_sensor"})}
+        run = runs.get(run_id)
+        return run if run and run["status"] not in ACTIVE else None
+
+    run = wait_for("the sensor's run to finish", finished, 600)
+    tags = {t["key"]: t["value"] for t in run["tags"]}
+    print(f"\nbronze commit -> tick {seen:.1f}s; -> run finished {run['endTime'] - committed:.1f}s "
+          f"(run {run['endTime'] - run['startTime']:.1f}s)")
+    assert run["status"] == "SUCCESS", dev.log_tail()
+    assert tags["lakehouse/bronze_tables"] == "ecoride_customers,ecoride_sales,ecoride_vehicles"
+    assert tags["lakehouse/bronze_files"] == "3"
+    selected = {tuple(k["path"]) for k in run["assetSelection"]}
+    assert ("gold", "sales_monthly") in selected
+    assert not any(path[0] == "bronze" for path in selected)
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        if running_in_ci():
+            pytest.fail("chromium is not installed (scripts/test.sh installs Debian's package)", pytrace=False)
+        pytest.skip("chromium is not installed: apt-get install -y chromium")
+    return path
+
+
+def test_the_ui_shows_the_asset_graph_and_the_sensor_tick(stack, artifacts: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    _, dev = stack
+    run_ids = [r for t in dev.sensor()["ticks"] for r in t["runIds"]]
+    assert run_ids, "run the tick test first (module order)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 1800, "height": 1100})
+            page.goto(f"{dev.url}/assets", timeout=120_000)
+            for folder in ("bronze", "silver", "gold"):
+                page.get_by_text(folder, exact=True).first.wait_for(timeout=120_000)
+            _dismiss_welcome(page)
+            page.screenshot(path=str(artifacts / "catalog.png"))
+
+            expanded = ",".join(f"global@global:{g}" for g in ("bronze", "silver", "gold"))
+            page.goto(f"{dev.url}/asset-groups?expanded={expanded}", timeout=120_000)
+            page.get_by_text("Materialize all").first.wait_for(timeout=120_000)
+            _dismiss_welcome(page)
+            page.get_by_text("ecoride_sales").first.wait_for(timeout=120_000)  # bronze and silver nodes
+            for _ in range(6):
+                page.locator('[aria-label="zoom_out"]').click()
+            time.sleep(2)
+            page.screenshot(path=str(artifacts / "asset-graph.png"))
+
+            page.goto(f"{dev.url}/locations/orchestration.definitions/sensors/bronze_sensor", timeout=120_000)
+            page.get_by_text(run_ids[0][:8]).first.wait_for(timeout=120_000)  # the tick's launched run
+            _dismiss_welcome(page)
+            page.screenshot(path=str(artifacts / "sensor.png"))
+        finally:
+            browser.close()
+    if os.environ.get("LAKEHOUSE_UPDATE_DOC_IMAGES") == "1":  # refresh docs/img on purpose only
+        DOCS_IMG.mkdir(exist_ok=True)
+        for name in ("asset-graph.png", "sensor.png"):
+            shutil.copy(artifacts / name, DOCS_IMG / f"dagster-{name}")
+
+
+def _dismiss_welcome(page) -> None:  # noqa: ANN001
+    """The first visit's "Join the Dagster community" dialog covers the page."""
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.click(timeout=5_000)
+    except Exception:  # noqa: BLE001 - Playwright's TimeoutError: no dialog this time
+        pass
