@@ -12,6 +12,12 @@ need java "Kafka runs on Java 17+, Nessie on Java 21+"
 need mvn  "Kafka, Nessie and the Iceberg Spark runtime come from Maven Central"
 
 scripts/bootstrap.sh
+# The Dagster UI test drives Debian's chromium (no browser download); CI runs as root.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test: installing chromium (Debian package) for the Dagster UI test"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || echo "test: chromium install failed; the UI test will report it" >&2
+fi
 LAKEHOUSE=.venv/bin/lakehouse
 
 started_services=0
