@@ -20,7 +20,9 @@ def test_compose_names_the_same_bucket_topic_and_target_as_the_settings() -> Non
     assert minio_env[f"MINIO_NOTIFY_KAFKA_TOPIC_{target}"] == settings.events_topic
     assert minio_env[f"MINIO_NOTIFY_KAFKA_QUEUE_DIR_{target}"].startswith("/")
     assert settings.notify_arn in text
-    assert f"local/{settings.bucket}" in text and f"--prefix {settings.raw_prefix}" in text
+    init_env = _compose()["services"]["minio-init"]["environment"]
+    assert init_env["LAKEHOUSE_RAW_PREFIX"] == settings.raw_prefix
+    assert init_env["LAKEHOUSE_NOTIFY_ARN"] == settings.notify_arn
     assert settings.dlq_topic in text
 
 
@@ -29,4 +31,4 @@ def test_every_dependency_names_a_defined_service() -> None:
     for name, service in services.items():
         for dependency in service.get("depends_on", {}):
             assert dependency in services, f"{name} depends on unknown {dependency}"
-    assert services["nessie"]["environment"]["QUARKUS_MANAGEMENT_PORT"] != "9000"
+    assert services["nessie"]["environment"]["quarkus.management.port"] != "9000"
