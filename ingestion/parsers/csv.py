@@ -21,6 +21,8 @@ import io
 import logging
 import re
 import threading
+import traceback
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -156,12 +158,13 @@ def _column_names(header: bytes, spec: DatasetSpec, key: str) -> list[str]:
 class _Feed(io.RawIOBase):
     """What Arrow reads after the header: ``head``, then the rest of ``stream``.
 
-    Arrow reads ahead on its own I/O thread. A reader dropped mid-stream (an
-    ArrowInvalid, a consumer that stops) leaves that thread inside our Python
-    ``read``; if the interpreter then exits, the process aborts (SIGABRT, "PyGILState_Release
-    ... finalizing"). :meth:`shutdown` makes further reads return end-of-file
-    at once and waits until no read is in progress, so nothing of ours runs on
-    Arrow's thread after the parser is done with the file.
+    Arrow reads ahead on its own I/O thread, through a reference to this
+    object. A reader dropped mid-stream (an ArrowInvalid, a consumer that
+    stops) leaves that thread inside our ``read`` or holding the last
+    reference; if the interpreter exits meanwhile, the process aborts (SIGABRT,
+    "PyGILState_Release ... finalizing"). :meth:`shutdown` makes further reads
+    return end-of-file at once and waits until Arrow has let go of the stream,
+    so nothing of ours runs on Arrow's thread once the parser is done.
     """
 
     def __init__(self, head: bytes, stream: BinaryIO) -> None:
@@ -193,14 +196,30 @@ class _Feed(io.RawIOBase):
                 self._reading -= 1
                 self._idle.notify_all()
 
-    def shutdown(self) -> None:
+    def shutdown(self, released: _Released) -> None:
+        """End the stream for Arrow and wait until Arrow dropped it and the row handler."""
         with self._idle:
             self._closing = True
-            if not self._idle.wait_for(lambda: self._reading == 0, SHUTDOWN_WAIT):
-                log.warning("Arrow's CSV read-ahead is still reading after %.0f s", SHUTDOWN_WAIT)
+            idle = self._idle.wait_for(lambda: self._reading == 0, SHUTDOWN_WAIT)
+        if not idle or not released.wait(SHUTDOWN_WAIT):
+            log.warning("Arrow's CSV reader still holds Python objects after %.0f s", SHUTDOWN_WAIT)
 
 
-def _arrow_reader(stream: BinaryIO, names: list[str], spec: DatasetSpec, block: int,
+class _Released:
+    """Set once every object given to Arrow was freed (Arrow frees them on its own threads)."""
+
+    def __init__(self, *objects: object) -> None:
+        self._events = []
+        for obj in objects:
+            event = threading.Event()
+            weakref.finalize(obj, event.set)
+            self._events.append(event)
+
+    def wait(self, timeout: float) -> bool:
+        return all(event.wait(timeout) for event in self._events)
+
+
+def _arrow_reader(stream: pa.NativeFile, names: list[str], spec: DatasetSpec, block: int,
                   on_invalid: Callable[[pacsv.InvalidRow], str]) -> pacsv.CSVStreamingReader:
     opts = spec.options
     return pacsv.open_csv(
@@ -222,24 +241,42 @@ def _empty(names: list[str], malformed: list[str]) -> TextColumns:
 
 
 def _batches(feed: _Feed, names: list[str], spec: DatasetSpec, block: int) -> Iterator[TextColumns]:
-    """Arrow's batches with the rows it set aside; the reader closed whatever happens."""
+    """Arrow's batches with the rows it set aside; the reader closed and released whatever happens."""
     malformed: list[str] = []
 
     def keep_aside(row: pacsv.InvalidRow) -> str:
         malformed.append(row.text or "")
         return "skip"
 
+    # Arrow's own buffer between us and the reader: the blocks it hands on are
+    # copies in Arrow memory. Unbuffered, each block would be a wrapped Python
+    # bytes object that Arrow's threads free later, needing the interpreter.
+    # (``handle``: what Arrow's Python file refers to, so its release can be watched.)
+    handle = io.BufferedReader(feed)
+    native = pa.input_stream(handle, buffer_size=2 * block)
+    released = _Released(handle, keep_aside)
+    del handle
     try:
-        with _arrow_reader(io.BufferedReader(feed, 1 << 20), names, spec, block, keep_aside) as reader:
+        try:  # opening reads the first block already: it can fail like any later read
+            reader = _arrow_reader(native, names, spec, block, keep_aside)
+        finally:
+            del native, keep_aside  # from here only Arrow holds them
+        try:
             for batch in reader:
                 taken, malformed[:] = list(malformed), []
                 yield TextColumns(pa.Table.from_batches([batch]), taken)
-    except pa.ArrowInvalid as exc:
-        if "straddl" in str(exc):
+        finally:
+            reader.close()
+            del reader
+    except BaseException as exc:
+        # The traceback's finished frames (_arrow_reader's) still hold what
+        # Arrow was given; clear them, or Arrow's release is never the last one.
+        traceback.clear_frames(exc.__traceback__)
+        if isinstance(exc, pa.ArrowInvalid) and "straddl" in str(exc):
             raise _BlockTooSmall() from exc
         raise
     finally:
-        feed.shutdown()
+        feed.shutdown(released)
     if malformed:
         yield _empty(names, list(malformed))
 
