@@ -84,7 +84,8 @@ def dagster_home(settings: Settings) -> Path:
     home = private_dir(settings.state_dir / "dagster")
     config = home / "dagster.yaml"
     if not config.exists():
-        write_private(config, "telemetry:\n  enabled: false\n")
+        # One dbt run at a time across the sensor, the UI and full_rebuild: DuckDB takes one writer.
+        write_private(config, "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n")
     return home
 
 
