@@ -22,6 +22,7 @@ from pathlib import Path
 from lakehouse.errors import ConfigurationError
 
 MODES = ("embedded", "native", "docker")
+EVENT_DELIVERIES = ("queued", "direct")
 
 
 def _project_root() -> Path:
@@ -89,6 +90,11 @@ class Settings:
     topic_partitions: int = 3
     # The MinIO notification target id: ARN arn:minio:sqs::<id>:kafka
     notify_target_id: str = "LAKEHOUSE"
+    # How MinIO hands events to Kafka (EVENT_DELIVERIES): `queued` keeps them in an
+    # on-disk queue that survives a broker outage (flushed on MinIO's 3 s tick);
+    # `direct` sends at once with no queue, and the listener's periodic reconcile
+    # (every 60 s by default in this mode) loads what a broker outage lost.
+    event_delivery: str = "queued"
 
     nessie_branch: str = "main"
     # A JDK home to prefer for Nessie (needs Java 21+); found automatically if empty.
@@ -179,6 +185,7 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "dlq_topic": ("LAKEHOUSE_DLQ_TOPIC",),
     "consumer_group": ("LAKEHOUSE_CONSUMER_GROUP",),
     "topic_partitions": ("LAKEHOUSE_TOPIC_PARTITIONS",),
+    "event_delivery": ("LAKEHOUSE_EVENT_DELIVERY",),
     "nessie_branch": ("LAKEHOUSE_NESSIE_BRANCH",),
     "bronze_namespace": ("LAKEHOUSE_BRONZE_NAMESPACE",),
     "silver_namespace": ("LAKEHOUSE_SILVER_NAMESPACE",),
@@ -222,6 +229,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     settings = replace(base, **changes)  # type: ignore[arg-type]
     if settings.mode not in MODES:
         raise ConfigurationError(f"LAKEHOUSE_MODE={settings.mode!r} is unknown; use one of {', '.join(MODES)}")
+    if settings.event_delivery not in EVENT_DELIVERIES:
+        raise ConfigurationError(f"LAKEHOUSE_EVENT_DELIVERY={settings.event_delivery!r} is unknown; use one of {', '.join(EVENT_DELIVERIES)}")
     if settings.listener_credentials not in ("admin", "listener"):
         raise ConfigurationError(f"LAKEHOUSE_LISTENER_CREDENTIALS={settings.listener_credentials!r} is unknown; use admin or listener")
     return settings
