@@ -57,7 +57,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reconcile")
     g.add_argument("--replay-on-start", action=argparse.BooleanOptionalAction, default=None,
                    help="list the store and load what the ledger lacks before consuming (always on for --source local)")
-    g.add_argument("--replay-interval", type=float, metavar="SECONDS", help="reconcile again every N seconds (default never)")
+    g.add_argument("--replay-interval", type=float, metavar="SECONDS", help="reconcile again every N seconds (default never; 60 with LAKEHOUSE_EVENT_DELIVERY=direct)")
     g.add_argument("--replay-prefix", help="what reconcile lists (default raw/)")
     g = p.add_argument_group("kafka")
     g.add_argument("--session-timeout-ms", type=int, help="how soon the group notices a dead instance (default 10000)")

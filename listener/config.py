@@ -14,6 +14,9 @@ from lakehouse.errors import ConfigurationError
 from lakehouse.settings import Settings
 
 SOURCES = ("kafka", "local")
+# Without MinIO's on-disk event queue (LAKEHOUSE_EVENT_DELIVERY=direct) this
+# periodic reconcile is what loads files whose events a broker outage lost.
+DIRECT_RECONCILE_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class ListenerConfig:
             before consuming; always on for the local source, where it is the
             catch-up for files that arrived while the listener was down.
         replay_interval_s: reconcile again every this many seconds (0 = never).
+            Default: never, but 60 for the kafka source when
+            ``settings.event_delivery`` is ``direct`` (MinIO keeps no queue, so
+            events sent while the broker was down are lost and only a reconcile
+            finds their files).
         replay_prefix: what reconcile lists (must be under ``settings.raw_prefix``).
         metrics_host / metrics_port: the /metrics and /healthz endpoint;
             port 0 picks a free one. ``metrics_enabled=False`` serves nothing.
@@ -99,6 +106,8 @@ class ListenerConfig:
         changes = {k: v for k, v in overrides.items() if v is not None and k != "source"}
         if base.source == "local":
             changes["replay_on_start"] = True  # the catch-up is the local source's only memory
+        elif settings.event_delivery == "direct":
+            changes.setdefault("replay_interval_s", DIRECT_RECONCILE_INTERVAL_S)
         return replace(base, **changes)
 
     @property

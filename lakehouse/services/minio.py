@@ -1,4 +1,4 @@
-"""MinIO server (built from source) with a Kafka notification target and an on-disk queue."""
+"""MinIO server (built from source) with a Kafka notification target, queued on disk or direct."""
 
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ class MinioService(NativeService):
         binary = artifacts.minio_binary(s.cache_dir)
         artifacts.mc_binary(s.cache_dir)  # users and tests drive the bucket with mc too
         private_dir(self.data_dir)
-        private_dir(self.queue_dir)
+        if s.event_delivery == "queued":
+            private_dir(self.queue_dir)
         target = s.notify_target_id
         env = self.base_env() | {
             "MINIO_ROOT_USER": s.s3_access_key,
@@ -83,14 +84,10 @@ class MinioService(NativeService):
             "MINIO_REGION": s.s3_region,
             "MINIO_BROWSER": "on",
             "MINIO_UPDATE": "off",
-            # The Kafka target. QUEUE_DIR (absolute) persists events while the broker
-            # is down and replays them when it returns: "nothing lost" depends on it.
             f"MINIO_NOTIFY_KAFKA_ENABLE_{target}": "on",
             f"MINIO_NOTIFY_KAFKA_BROKERS_{target}": s.kafka_bootstrap,
             f"MINIO_NOTIFY_KAFKA_TOPIC_{target}": s.events_topic,
-            f"MINIO_NOTIFY_KAFKA_QUEUE_DIR_{target}": str(self.queue_dir.resolve()),
-            f"MINIO_NOTIFY_KAFKA_QUEUE_LIMIT_{target}": "100000",
-        }
+        } | self.delivery_env()
         argv = [
             str(binary), "server", str(self.data_dir),
             "--address", f"{s.host}:{s.minio_port}",
@@ -98,6 +95,24 @@ class MinioService(NativeService):
             "--quiet",
         ]
         return LaunchSpec(argv=argv, env=env, cwd=self.process.run_dir)
+
+    def delivery_env(self) -> dict[str, str]:
+        """The Kafka target's queue settings for ``settings.event_delivery``.
+
+        ``queued``: QUEUE_DIR (absolute) persists events while the broker is down
+        and replays them when it returns, but MinIO flushes that queue on a fixed
+        3 s tick, which sets the freshness floor. ``direct``: no queue, each event
+        is sent when the object is written; an event the broker missed is gone,
+        and the listener's periodic reconcile (60 s by default in this mode,
+        listener.config.ListenerConfig.for_settings) loads its file instead.
+        """
+        if self.settings.event_delivery == "direct":
+            return {}
+        target = self.settings.notify_target_id
+        return {
+            f"MINIO_NOTIFY_KAFKA_QUEUE_DIR_{target}": str(self.queue_dir.resolve()),
+            f"MINIO_NOTIFY_KAFKA_QUEUE_LIMIT_{target}": "100000",
+        }
 
     def healthy(self) -> bool:
         url = f"{self.settings.s3_endpoint}/minio/health/ready"
