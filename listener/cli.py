@@ -36,6 +36,7 @@ _FLAGS = {
     "replay_on_start": "replay_on_start",
     "replay_interval": "replay_interval_s",
     "replay_prefix": "replay_prefix",
+    "maintain_interval": "maintain_interval_s",
     "metrics_host": "metrics_host",
     "metrics_port": "metrics_port",
     "session_timeout_ms": "session_timeout_ms",
@@ -59,6 +60,8 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                    help="list the store and load what the ledger lacks before consuming (always on for --source local)")
     g.add_argument("--replay-interval", type=float, metavar="SECONDS", help="reconcile again every N seconds (default never; 60 with LAKEHOUSE_EVENT_DELIVERY=direct)")
     g.add_argument("--replay-prefix", help="what reconcile lists (default raw/)")
+    g.add_argument("--maintain-interval", type=float, metavar="SECONDS",
+                   help="run `lakehouse maintain` on the reconcile thread every N seconds (default never)")
     g = p.add_argument_group("kafka")
     g.add_argument("--session-timeout-ms", type=int, help="how soon the group notices a dead instance (default 10000)")
     g.add_argument("--auto-offset-reset", choices=("earliest", "latest"), help="where a new consumer group starts (default earliest)")

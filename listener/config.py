@@ -47,6 +47,11 @@ class ListenerConfig:
             events sent while the broker was down are lost and only a reconcile
             finds their files).
         replay_prefix: what reconcile lists (must be under ``settings.raw_prefix``).
+        maintain_interval_s: run ``lakehouse maintain`` (compaction; on the
+            SQLite catalog also snapshot expiry and orphan removal, with the
+            command's defaults) every this many seconds, on the reconcile
+            thread — never on the poll thread (0 = never, the default: with
+            several instances on one table, run it on one of them, or from cron).
         metrics_host / metrics_port: the /metrics and /healthz endpoint;
             port 0 picks a free one. ``metrics_enabled=False`` serves nothing.
         session_timeout_ms: how soon the group notices a dead instance (a
@@ -73,6 +78,7 @@ class ListenerConfig:
     replay_on_start: bool = False
     replay_interval_s: float = 0.0
     replay_prefix: str = ""
+    maintain_interval_s: float = 0.0
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
     metrics_enabled: bool = True
@@ -95,6 +101,8 @@ class ListenerConfig:
             raise ConfigurationError("--max-batch-wait must be >= 0 and --poll-timeout > 0")
         if self.replay_prefix and not self.replay_prefix.startswith(self.settings.raw_prefix):
             raise ConfigurationError(f"the replay prefix (--prefix, --replay-prefix) must start with {self.settings.raw_prefix!r}")
+        if self.maintain_interval_s < 0:
+            raise ConfigurationError("--maintain-interval must be >= 0 (0 = never)")
         if self.auto_offset_reset not in ("earliest", "latest"):
             raise ConfigurationError("--auto-offset-reset must be earliest or latest")
 

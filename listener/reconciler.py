@@ -11,6 +11,16 @@ The pass uses a dispatcher and loader of its own (see ``listener.app``): the
 loader is not made for two threads, and two writers to one table are what the
 loader already handles between listener instances (commit conflicts re-check
 the ledger), so a file that arrives both by event and by reconcile loads once.
+
+The same thread runs the optional periodic maintenance
+(``config.maintain_interval_s``, ``lakehouse listen --maintain-interval``):
+``ingestion.maintenance.maintain`` with the command's defaults, on a catalog
+of its own. It never runs on the poll thread, and it cannot make the ledger
+lie: compaction copies the lineage columns and commits a ``replace``
+snapshot that the loaders' indexes read like any other commit; a compaction
+that races a load fails its commit and is planned again; expiry and orphan
+removal only touch what no retained snapshot needs. A failed run is logged and
+reported in ``/healthz`` and retried at the next interval.
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ class Reconciler:
         hold: Callable[[str], bool],
         stop: threading.Event,
         on_report: Callable[[ReplayReport], None],
+        maintain: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -57,19 +68,21 @@ class Reconciler:
         self.hold = hold
         self.stop = stop
         self.on_report = on_report
+        self.maintain = maintain if maintain is not None else _maintain_bronze(config)
         self.caught_up = threading.Event()  # set when the start-up pass ended (or there is none)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._running_since: float | None = None
         self._passes = 0
         self._last: dict[str, Any] = {}
+        self._maintenance: dict[str, Any] = {"runs": 0}
 
     # ---- lifecycle ------------------------------------------------------------
     def start(self, *, initial: bool) -> None:
         """Start the thread if there is anything to do; returns at once."""
         if not initial:
             self.caught_up.set()
-        if not initial and self.config.replay_interval_s <= 0:
+        if not initial and self.config.replay_interval_s <= 0 and self.config.maintain_interval_s <= 0:
             return
         self._thread = threading.Thread(target=self._run, args=(initial,), name="listener-reconcile", daemon=True)
         self._thread.start()
@@ -86,11 +99,42 @@ class Reconciler:
             if initial:
                 self.run_pass()
                 self.caught_up.set()
-            interval = self.config.replay_interval_s
-            while interval > 0 and not self.stop.wait(interval):
-                self.run_pass()
+            replay, maintain = self.config.replay_interval_s, self.config.maintain_interval_s
+            now = time.monotonic()
+            next_pass = now + replay if replay > 0 else float("inf")
+            next_maintenance = now + maintain if maintain > 0 else float("inf")
+            while min(next_pass, next_maintenance) < float("inf"):
+                if self.stop.wait(max(0.0, min(next_pass, next_maintenance) - time.monotonic())):
+                    return
+                if time.monotonic() >= next_pass:
+                    self.run_pass()
+                    next_pass = time.monotonic() + replay
+                if time.monotonic() >= next_maintenance and not self.stop.is_set():
+                    self.run_maintenance()
+                    next_maintenance = time.monotonic() + maintain
         finally:
             self.caught_up.set()
+
+    # ---- maintenance ------------------------------------------------------------
+    def run_maintenance(self) -> list[dict[str, Any]] | None:
+        """One ``maintain`` run over the bronze tables and the outcome log; never raises."""
+        started = time.monotonic()
+        reports: list[dict[str, Any]] | None = None
+        error: str | None = None
+        try:
+            reports = self.maintain()
+        except Exception as exc:  # noqa: BLE001 - the next interval retries; loads are unaffected
+            log.exception("maintenance failed; events keep flowing, the next interval retries")
+            error = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            self._maintenance["runs"] += 1
+            self._maintenance["last_duration_s"] = round(time.monotonic() - started, 3)
+            self._maintenance["last_finished_at"] = datetime.now(timezone.utc).isoformat()
+            if error is not None:
+                self._maintenance["last_error"] = error
+            else:
+                self._maintenance["last_reports"] = reports
+        return reports
 
     # ---- one pass -------------------------------------------------------------
     def run_pass(self) -> ReplayReport | None:
@@ -169,4 +213,17 @@ class Reconciler:
                 "last_error": self._last.get("error"),
                 "last_error_at": self._last.get("error_at"),
                 "last_summary": self._last.get("summary"),
+                "maintenance": dict(self._maintenance),
             }
+
+
+def _maintain_bronze(config: ListenerConfig) -> Callable[[], list[dict[str, Any]]]:
+    """``lakehouse maintain`` with its defaults, on a catalog opened for the run."""
+    def run() -> list[dict[str, Any]]:
+        from ingestion.catalog import open_catalog  # late: the listener's unit tests run without the stack
+        from ingestion.maintenance import maintain
+
+        settings = config.settings
+        reports = maintain(open_catalog(settings), settings.bronze_namespace, nessie=settings.mode != "embedded")
+        return [r.as_dict() for r in reports]
+    return run
