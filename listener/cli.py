@@ -131,6 +131,9 @@ def listen_command(args: argparse.Namespace, settings: Settings) -> int:
 
     if getattr(args, "log_json", False):
         use_json_logs()
+    # Its own least-privilege MinIO key when LAKEHOUSE_LISTENER_CREDENTIALS=listener
+    # (`lakehouse up --services native` and compose set it; docs/deploy.md).
+    settings = settings.for_listener()
     config = config_from_args(args, settings)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack to stderr
     listener, parts = build_listener(config)
