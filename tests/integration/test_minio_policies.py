@@ -249,13 +249,22 @@ def test_services_up_creates_the_users_named_in_the_settings(isolated_settings: 
 
 
 class OwnKeyListener(ListenerProcess):
-    """``python -m listener`` signing its S3 requests with the listener user's key."""
+    """``python -m listener`` signing its S3 requests with the listener user's key.
+
+    The key reaches it the way ``lakehouse up --services native`` and compose give
+    it (``LAKEHOUSE_LISTENER_CREDENTIALS=listener`` plus the user's key, see
+    ``Settings.for_listener``), while the admin key in its environment is a wrong
+    one: a listener that signed with anything but its own key would be refused.
+    """
 
     def __init__(self, settings: Settings, log_path: Path, who: Principal) -> None:
         self.port = free_port()
         self.log_path = log_path
         self._log = log_path.open("ab")
-        env = dict(listener_env(settings), LAKEHOUSE_S3_ACCESS_KEY=who.access_key, LAKEHOUSE_S3_SECRET_KEY=who.secret_key)
+        env = dict(listener_env(settings), LAKEHOUSE_LISTENER_CREDENTIALS="listener",
+                   LAKEHOUSE_LISTENER_ACCESS_KEY=who.access_key, LAKEHOUSE_LISTENER_SECRET_KEY=who.secret_key,
+                   LAKEHOUSE_S3_ACCESS_KEY="not-the-admin", LAKEHOUSE_S3_SECRET_KEY="not-the-admin-secret")
+        env.pop("MINIO_ROOT_USER", None), env.pop("MINIO_ROOT_PASSWORD", None)
         argv = [sys.executable, "-m", "listener", "--metrics-port", str(self.port)]
         self.proc = subprocess.Popen(argv, env=env, cwd=PROJECT, stdout=self._log, stderr=subprocess.STDOUT)
 
@@ -280,7 +289,7 @@ def test_the_listener_loads_and_quarantines_end_to_end_with_its_own_key(init: In
         assert rows == len(json.loads(SAMPLE_STATIONS.read_bytes()))
         assert json.loads(report)["reason"] == "parse_error"
         assert _object(admin, settings.bucket, "quarantine/raw/chargenet/stations/broken.json") == b"{not json"
-        assert "AccessDenied" not in listener.log()
+        assert "AccessDenied" not in listener.log() and "InvalidAccessKeyId" not in listener.log()
     finally:
         listener.close()
 
