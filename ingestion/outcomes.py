@@ -115,6 +115,18 @@ class OutcomeIndex(ManifestIndex):
         return list(self.by_pair.get(pair, ()))
 
 
+def settled(index: OutcomeIndex, pairs: Iterable[Pair], table_name: str | None) -> dict[Pair, str]:
+    """The pairs the log settles for ``table_name``: ``empty`` (same table) wins over ``quarantined`` (any)."""
+    found: dict[Pair, str] = {}
+    for pair in pairs:
+        outcomes = index.of(pair)
+        if any(o.outcome == EMPTY and o.table_name == table_name for o in outcomes):
+            found[pair] = EMPTY
+        elif any(o.outcome == QUARANTINED for o in outcomes):
+            found[pair] = QUARANTINED
+    return found
+
+
 def _open(catalog: Catalog, namespace: str, create: bool) -> Table | None:
     identifier = (namespace, OUTCOMES_TABLE)
     try:

@@ -3,13 +3,17 @@
 Per table:
 
 1. list the prefix, route every key (unroutable ones are quarantined, as the
-   event path does) and drop the (key, etag) pairs the ledger already holds;
+   event path does) and drop the (key, etag) pairs the ledger already settles:
+   rows in the table, or an ``empty`` or ``quarantined`` outcome in the outcome
+   log — whichever loader recorded it;
 2. **probe**: a Spark job parses every pending file with our parser and
    reports its row count, new columns, or why it cannot be loaded. Files that
    cannot be loaded are quarantined by the driver;
-3. one pyiceberg commit adds the new columns; the outcome log records the
-   zero-row files (both harmless if step 4 then fails: a nullable column, and
-   files that add no rows either way);
+3. one pyiceberg commit adds the new columns; one outcome-log commit records
+   the zero-row and the quarantined files, exactly as the event path records
+   them (both harmless if step 4 then fails: a nullable column, and files
+   that add no rows either way), so the listener's ledger, reconcile and
+   ``lakehouse quarantine list`` see them and no later run tries them again;
 4. **write**: a second Spark job turns the files into rows (our coercion
    again) and appends them with Spark's Iceberg writer in one commit.
 
@@ -39,10 +43,11 @@ from pyiceberg.expressions import In
 from pyiceberg.table import Table
 from pyspark.sql import SparkSession
 
+from lakehouse import reasons
 from lakehouse.errors import PermanentError, RetryableError
 from lakehouse.settings import Settings
 from ingestion import ledger
-from ingestion.outcomes import EMPTY, Outcome, OutcomeLog
+from ingestion.outcomes import EMPTY, QUARANTINED, Outcome, OutcomeIndex, OutcomeLog, settled
 from ingestion.bronze.spark import CATALOG, probe_task, spark_schema, write_task
 from ingestion.catalog import open_catalog
 from ingestion.quarantine import quarantine
@@ -63,7 +68,7 @@ class TableReport:
 
     table: str
     listed: int = 0
-    skipped: int = 0  # already in the ledger
+    skipped: int = 0  # already settled: loaded, recorded empty or quarantined before
     loaded: int = 0
     quarantined: int = 0
     deferred: int = 0  # changed while we ran: loaded by their own event or the next run
@@ -88,21 +93,30 @@ def bulk_load(spark: SparkSession, settings: Settings, prefixes: tuple[str, ...]
     """Load every object under ``prefixes`` that the ledger lacks; one report per table."""
     catalog = catalog or open_catalog(settings)
     store = store or open_store(settings)
+    outcome_log = OutcomeLog(catalog, settings.bronze_namespace)
+    known = outcome_log.index()
     groups: dict[str, list[SourceObject]] = defaultdict(list)
     specs: dict[str, DatasetSpec] = {}
     unroutable = TableReport(table="(unroutable)")
+    records: list[Outcome] = []
     for prefix in prefixes:
         for obj in store.list(prefix):
             spec = route(obj.key)
             if spec is None:
-                error = PermanentError(f"no dataset spec matches {obj.key!r}", reason="unroutable_key")
-                quarantine(store, obj, error, None, settings)
                 unroutable.listed += 1
+                if settled(known, [(obj.key, obj.etag)], None):
+                    unroutable.skipped += 1  # quarantined before (by either loader)
+                    continue
+                error = PermanentError(f"no dataset spec matches {obj.key!r}", reason=reasons.UNROUTABLE_KEY)
+                quarantine(store, obj, error, None, settings)
+                records.append(_quarantined(None, obj, error))
                 unroutable.quarantined += 1
                 continue
             specs[spec.name] = spec
             groups[spec.name].append(obj)
-    reports = [_load_table(spark, settings, catalog, store, specs[name], objs) for name, objs in groups.items()]
+    reports = [_load_table(spark, settings, catalog, store, specs[name], objs, known)
+               for name, objs in groups.items()]
+    outcome_log.record(records)
     return reports + ([unroutable] if unroutable.listed else [])
 
 
@@ -111,27 +125,26 @@ def _pending(table: Table, objects: list[SourceObject]) -> list[SourceObject]:
     return [o for o in objects if (o.key, o.etag) not in done]
 
 
-def _recorded_empty(catalog: Catalog, namespace: str, spec: DatasetSpec, objects: list[SourceObject]) -> set:
-    """Zero-row files recorded in the outcome log (they have no rows to find)."""
-    index = OutcomeLog(catalog, namespace).index()
-    return {(o.key, o.etag) for o in objects
-            if any(r.outcome == EMPTY and r.table_name == spec.table for r in index.of((o.key, o.etag)))}
+def _quarantined(table_name: str | None, obj: SourceObject, error: PermanentError) -> Outcome:
+    """The outcome-log record of a quarantine, as :class:`ingestion.loader.BronzeLoader` writes it."""
+    return Outcome(table_name, obj.key, obj.etag, QUARANTINED, error.reason, str(error)[:2000])
 
 
 def _load_table(spark: SparkSession, settings: Settings, catalog: Catalog, store: ObjectStore,
-                spec: DatasetSpec, objects: list[SourceObject]) -> TableReport:
+                spec: DatasetSpec, objects: list[SourceObject], known: OutcomeIndex) -> TableReport:
     started = time.monotonic()
     namespace = settings.bronze_namespace
     report = TableReport(table=f"{namespace}.{spec.table}", listed=len(objects))
     table = open_table(catalog, spec, namespace)
-    empty = _recorded_empty(catalog, namespace, spec, objects)
-    todo = [o for o in _pending(table, objects) if (o.key, o.etag) not in empty]
+    recorded = settled(known, ((o.key, o.etag) for o in objects), spec.table)  # empty or quarantined
+    todo = [o for o in _pending(table, objects) if (o.key, o.etag) not in recorded]
     report.skipped = len(objects) - len(todo)
     if todo:
         ingested_at = datetime.now(timezone.utc)
         probes = _run_probe(spark, settings, spec, table, todo, ingested_at)
-        good = _settle_failures(store, settings, spec, todo, probes, report)
-        table = _prepare(catalog, spec, namespace, good, probes, report)
+        records: list[Outcome] = []
+        good = _settle_failures(store, settings, spec, todo, probes, report, records)
+        table = _prepare(catalog, spec, namespace, good, probes, report, records)
         with_rows = [o for o in good if probes[o.key]["rows"]]
         _append_with_retries(spark, settings, catalog, spec, with_rows, ingested_at, report)
         report.loaded = len(good)
@@ -153,7 +166,7 @@ def _run_probe(spark: SparkSession, settings: Settings, spec: DatasetSpec, table
 
 
 def _settle_failures(store: ObjectStore, settings: Settings, spec: DatasetSpec, todo: list[SourceObject],
-                     probes: dict[str, dict], report: TableReport) -> list[SourceObject]:
+                     probes: dict[str, dict], report: TableReport, records: list[Outcome]) -> list[SourceObject]:
     good = []
     for obj in todo:
         probe = probes[obj.key]
@@ -162,6 +175,7 @@ def _settle_failures(store: ObjectStore, settings: Settings, spec: DatasetSpec, 
         elif probe["reason"]:
             error = RemoteFileError(probe["message"], reason=probe["reason"], exception=probe["exception"] or "")
             quarantine(store, obj, error, spec.name, settings)
+            records.append(_quarantined(spec.table, obj, error))
             report.quarantined += 1
         else:
             good.append(obj)
@@ -169,13 +183,14 @@ def _settle_failures(store: ObjectStore, settings: Settings, spec: DatasetSpec, 
 
 
 def _prepare(catalog: Catalog, spec: DatasetSpec, namespace: str, good: list[SourceObject],
-             probes: dict[str, dict], report: TableReport) -> Table:
-    """One pyiceberg commit: new columns (in file order) and zero-row ledger entries."""
+             probes: dict[str, dict], report: TableReport, records: list[Outcome]) -> Table:
+    """One pyiceberg commit of new columns (in file order); one outcome-log commit of ``records``
+    (the quarantines) and the zero-row files."""
     for obj in sorted(good, key=lambda o: o.key):
         for column in probes[obj.key]["new_columns"] or []:
             if column not in report.new_columns:
                 report.new_columns.append(column)
-    empty = [Outcome(spec.table, o.key, o.etag, EMPTY) for o in good if not probes[o.key]["rows"]]
+    outcomes = records + [Outcome(spec.table, o.key, o.etag, EMPTY) for o in good if not probes[o.key]["rows"]]
     table = open_table(catalog, spec, namespace)
     missing = [c for c in report.new_columns if c not in table.schema().column_names]
     if missing:
@@ -187,7 +202,7 @@ def _prepare(catalog: Catalog, spec: DatasetSpec, namespace: str, good: list[Sou
                 for column in missing:
                     update.add_column(column, StringType(), doc=f"added by schema evolution ({spec.name})")
         table = txn.commit_transaction()
-    OutcomeLog(catalog, namespace).record(empty)  # after the columns: a crash in between re-probes them
+    OutcomeLog(catalog, namespace).record(outcomes)  # after the columns: a crash in between re-probes them
     return table
 
 

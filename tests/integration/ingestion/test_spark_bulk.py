@@ -19,6 +19,7 @@ import pytest
 from lakehouse.services.manager import ServiceManager
 from lakehouse.services.minio import MinioService, minio_client
 from lakehouse.settings import Settings
+from ingestion import ledger
 from ingestion.catalog import open_catalog
 from ingestion.loader import BronzeLoader
 from ingestion.specs import SPECS
@@ -116,10 +117,54 @@ def test_files_loaded_by_spark_are_skipped_by_spark_and_by_the_event_path(spark,
 
     quarantined = {"raw/chargenet/sessions/extra/broken.json", "raw/ecoride/notes/readme.txt"}
     assert sum(r.loaded for r in reports) == 0
-    assert sum(r.quarantined for r in reports) == 2  # bad files are not in the ledger: tried, quarantined again
-    assert sum(r.skipped for r in reports) == len(objects) - len(quarantined)
+    assert sum(r.quarantined for r in reports) == 0  # quarantined by the first run: recorded, not tried again
+    assert sum(r.skipped for r in reports) == len(objects)
     after = {s.table: catalog.load_table((settings.bronze_namespace, s.table)).current_snapshot().snapshot_id
              for s in SPECS}
     assert after == before
     outcomes = BronzeLoader(settings).load([o for o in objects if o.key not in quarantined])
     assert {o.outcome for o in outcomes} == {"duplicate"}
+
+
+def test_files_spark_quarantined_are_skipped_by_the_listeners_reconcile_and_listed_by_quarantine_list(
+        spark, landed, capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
+    from lakehouse import cli
+    from listener.dispatcher import Dispatcher
+    from listener.metrics import ListenerMetrics
+    from listener.replay import reconcile
+
+    settings, _ = landed
+    store = S3ObjectStore(minio_client(settings), settings.bucket)
+    broken = "raw/ecoride/sales/extra/broken_spark.csv"
+    store.put_bytes(broken, b"\xff\xfe not a sales csv \x00\x01")  # not UTF-8: encoding error in the probe
+    from ingestion.bronze.bulk import bulk_load
+
+    reports = {r.table: r for r in bulk_load(spark, settings, ("raw/ecoride/sales/extra/",))}
+    assert reports[f"{settings.bronze_namespace}.ecoride_sales"].quarantined == 1
+
+    loader = BronzeLoader(settings)  # the listener's loader, in a process that never saw the bulk run
+    ledger.forget_indexes()
+    obj = store.stat(broken)
+    assert loader.pending([obj]) == []
+    letters: list = []
+    dispatcher = Dispatcher(loader, store, _Letters(letters), ListenerMetrics(), bucket=settings.bucket,
+                            origin="test")
+    report = reconcile(store, loader, dispatcher, "raw/")
+    assert report.pending == [] and letters == []  # nothing loaded, nothing quarantined (or dead-lettered) again
+    assert {o.outcome for o in loader.load([obj])} == {"duplicate"}
+
+    args = cli.build_parser().parse_args(["quarantine", "list", "--json"])
+    assert args.func(args, settings) == 0
+    listed = {e["key"]: e for e in json.loads(capsys.readouterr().out)}
+    assert set(listed) == {broken, "raw/chargenet/sessions/extra/broken.json", "raw/ecoride/notes/readme.txt"}
+    assert listed[broken]["etag"] == obj.etag and listed[broken]["table"] == "ecoride_sales"
+    assert listed["raw/ecoride/notes/readme.txt"]["reason"] == "unroutable_key"
+    assert listed["raw/chargenet/sessions/extra/broken.json"]["reason"] == "parse_error"
+
+
+class _Letters:
+    def __init__(self, sink: list) -> None:
+        self.sink = sink
+
+    def publish(self, letters) -> None:  # noqa: ANN001
+        self.sink.extend(letters)
