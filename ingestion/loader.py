@@ -29,8 +29,9 @@ they end.
 from __future__ import annotations
 
 import logging
+import random
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ from lakehouse.errors import PermanentError, RetryableError
 from lakehouse.settings import Settings
 from ingestion import ledger
 from ingestion.catalog import open_catalog
-from ingestion.outcomes import EMPTY, QUARANTINED, Outcome, OutcomeIndex, OutcomeLog
+from ingestion.outcomes import EMPTY, QUARANTINED, Outcome, OutcomeIndex, OutcomeLog, settled
 from ingestion.pipeline import FileReader
 from ingestion.quarantine import quarantine
 from ingestion.source import SourceObject
@@ -64,7 +65,12 @@ from ingestion.writer import GroupWrite, StagedFile, delete_files, open_table
 
 log = logging.getLogger(__name__)
 
-COMMIT_ATTEMPTS = 4
+# Conflicts within one ``load`` call before it raises RetryableError. Each retry
+# costs a ledger refresh (the other writers' new manifests) and a commit, no
+# parsing; the written files are kept across calls too (``BronzeLoader._keep``).
+COMMIT_ATTEMPTS = 8
+CONFLICT_PAUSE_S = 0.02  # times the conflicts so far: the upper bound of the random pause
+KEEP_FILES = 20_000  # written files kept for the retry of a conflicted batch
 LOADED = "loaded"
 # Errors that mean "a service is unreachable or overloaded", never "bad input".
 # requests' ConnectionError is an OSError; so are pyarrow's S3 errors.
@@ -114,6 +120,9 @@ class BronzeLoader:
         self.settings = settings
         self._catalog = catalog
         self.store = store if store is not None else open_store(settings)
+        # Files written by a group that gave up after COMMIT_ATTEMPTS conflicts, by (table, key, etag):
+        # the caller retries the batch, and the retry adopts them instead of parsing again.
+        self._kept: OrderedDict[tuple[str, str, str], StagedFile] = OrderedDict()
 
     @property
     def catalog(self) -> Catalog:
@@ -188,7 +197,7 @@ class BronzeLoader:
                 except NoSuchTableError:
                     table = None
                 done |= set(self._states(table, specs[name], group, known))
-            done |= set(_recorded(known, ((o.key, o.etag) for o in unroutable), None))
+            done |= set(settled(known, ((o.key, o.etag) for o in unroutable), None))
         return [o for o in objects if (o.key, o.etag) not in done]
 
     def _states(self, table: Table | None, spec: DatasetSpec, objs: Iterable[SourceObject],
@@ -196,13 +205,17 @@ class BronzeLoader:
         """Each pair the ledger knows: ``loaded`` (rows), ``empty`` or ``quarantined``."""
         pairs = {(o.key, o.etag) for o in objs}
         found = {p: LOADED for p in (ledger.loaded(table, pairs) if table is not None else ())}
-        return _recorded(known, [p for p in pairs if p not in found], spec.table) | found
+        return settled(known, [p for p in pairs if p not in found], spec.table) | found
 
     # ---- one table ---------------------------------------------------------------
     def _load_group(self, spec: DatasetSpec, items: list[Item], known: OutcomeIndex, retry: bool,
                     records: list[Outcome]) -> dict[int, FileOutcome]:
         done: dict[int, FileOutcome] = {}
         staged: dict[int, StagedFile] = {}  # written, not committed: kept across conflicts
+        for index, obj in items:  # written by an earlier call that gave up after conflicts
+            earlier = self._kept.pop((spec.table, obj.key, obj.etag), None)
+            if earlier is not None:
+                staged[index] = earlier
         conflicts = 0
         table: Table | None = None
         try:
@@ -215,10 +228,14 @@ class BronzeLoader:
                 except CommitFailedException as exc:
                     conflicts += 1
                     if conflicts >= COMMIT_ATTEMPTS:
+                        self._keep(spec, table, staged)
+                        staged = {}
                         raise RetryableError(f"{self.qualified(spec)}: {COMMIT_ATTEMPTS} commits in a row "
-                                             "conflicted with other writers") from exc
+                                             "conflicted with other writers (written files kept for the retry)") from exc
                     log.info("commit to %s conflicted (attempt %d): %s; checking the %d written files against "
                              "the newer snapshot", self.qualified(spec), conflicts, exc, len(staged))
+                    # A short random pause: two writers in lock-step would otherwise keep colliding.
+                    time.sleep(random.uniform(0, CONFLICT_PAUSE_S * conflicts))  # noqa: S311 - jitter, not crypto
                 except _Restart:
                     log.info("building %s's commit again without a quarantined file's schema change",
                              self.qualified(spec))
@@ -226,6 +243,15 @@ class BronzeLoader:
             if table is not None:  # nothing was committed: the written data files are orphans
                 delete_files(table, [f for s in staged.values() for f in s.files])
             raise
+
+    def _keep(self, spec: DatasetSpec, table: Table | None, staged: dict[int, StagedFile]) -> None:
+        """Keep a conflicted group's written files for the retry of its batch (the oldest go beyond KEEP_FILES)."""
+        for file in staged.values():
+            self._kept[(spec.table, file.obj.key, file.obj.etag)] = file
+        while len(self._kept) > KEEP_FILES:
+            _, old = self._kept.popitem(last=False)
+            if table is not None:
+                delete_files(table, old.files)
 
     def _attempt(self, spec: DatasetSpec, table: Table, items: list[Item], done: dict[int, FileOutcome],
                  staged: dict[int, StagedFile], known: OutcomeIndex, retry: bool, records: list[Outcome]) -> None:
@@ -313,18 +339,6 @@ class BronzeLoader:
         records.append(Outcome(spec.table if spec else None, obj.key, obj.etag, QUARANTINED, error.reason,
                                str(error)[:2000]))
         return self._outcome(spec, obj, "quarantined", 0, _millis(started), error)
-
-
-def _recorded(known: OutcomeIndex, pairs: Iterable[tuple[str, str]], table_name: str | None) -> dict[tuple[str, str], str]:
-    """The pairs the outcome log settles: ``empty`` (same table) wins over ``quarantined``."""
-    found: dict[tuple[str, str], str] = {}
-    for pair in pairs:
-        outcomes = known.of(pair)
-        if any(o.outcome == EMPTY and o.table_name == table_name for o in outcomes):
-            found[pair] = EMPTY
-        elif any(o.outcome == QUARANTINED for o in outcomes):
-            found[pair] = QUARANTINED
-    return found
 
 
 def _millis(started: float) -> float:
