@@ -18,6 +18,13 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
     || echo "test: chromium install failed; the UI test will report it" >&2
 fi
+# tests/unit/test_docker_compose.py validates docker-compose.yml with Debian's docker-compose (no engine needed).
+if ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test: installing docker-compose (Debian package) to validate docker-compose.yml"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; } \
+    || echo "test: docker-compose install failed; the compose validation test will report it" >&2
+fi
 LAKEHOUSE=.venv/bin/lakehouse
 
 started_services=0
