@@ -16,8 +16,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from lakehouse.errors import LakehouseError
+from lakehouse.settings import load_settings
 from orchestration.bronze import BRONZE_GROUP, bronze_key
 from orchestration.project import require_manifest
+from warehouse.dbt import publish
 
 DBT_ASSETS_NAME = "dbt_models"
 # One dbt process at a time: a DuckDB file has one writer. The sensor already waits
@@ -79,7 +82,12 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def build_dbt_assets(project: DbtProject, dbt_env: Mapping[str, str]) -> dg.AssetsDefinition:
-    """The dbt models as one multi-asset whose body streams ``dbt build``."""
+    """The dbt models as one multi-asset whose body streams ``dbt build``, then publishes the DuckDB file.
+
+    Publishing (``warehouse.dbt.publish``, as ``lakehouse transform`` does) lets
+    ``lakehouse query`` read what this run built while the next run writes. It
+    follows a successful build only (a failed one raises out of ``stream()``).
+    """
 
     @dbt_assets(
         manifest=require_manifest(project),
@@ -92,6 +100,14 @@ def build_dbt_assets(project: DbtProject, dbt_env: Mapping[str, str]) -> dg.Asse
         with environment(dbt_env):  # settings -> LAKEHOUSE_* for the dbt plugin and profiles.yml
             invocation = dbt.cli(dbt_build_args(config), context=context)
         yield from invocation.stream()
+        if project.target == "duckdb":
+            # The settings the dbt process ran with: this environment with dbt_env over it.
+            try:
+                published = publish(load_settings({**os.environ, **dbt_env}))
+            except LakehouseError as exc:  # the models are built; readers fall back to the live file
+                context.log.warning(f"dbt built the models but publishing them for `lakehouse query` failed: {exc}")
+            else:
+                context.log.info(f"published {published} for `lakehouse query`")
 
     return dbt_models
 

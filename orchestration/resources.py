@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from dagster_dbt import DbtCliResource, DbtProject
 
 from lakehouse.settings import Settings
-from orchestration.project import dbt_target
+from warehouse.dbt import DBT_EXECUTABLE, dbt_environment
 
-
-# The venv's dbt, whether or not the venv is on PATH (CI and `lakehouse up` call .venv/bin/... directly).
-DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+__all__ = ["DBT_EXECUTABLE", "dbt_env", "dbt_resource"]
 
 
 def dbt_resource(project: DbtProject) -> DbtCliResource:
@@ -22,17 +17,9 @@ def dbt_resource(project: DbtProject) -> DbtCliResource:
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
-    """What the dbt process needs from these settings (docs/transformation.md, "For other consumers").
+    """What the dbt process needs from these settings: ``warehouse.dbt.dbt_environment`` without the inherited
+    variables (docs/transformation.md, "For other consumers"), laid over this process's environment.
 
-    The dbt-duckdb plugin reads the lakehouse settings from the environment, so the
-    values that tests and ``lakehouse up`` change are passed explicitly; the rest
-    (credentials, endpoints) is inherited from this process's environment.
+    Holds secrets (S3 keys): pass it to the dbt process, never log it.
     """
-    return {
-        "DO_NOT_TRACK": "1",
-        "LAKEHOUSE_MODE": settings.mode,
-        "LAKEHOUSE_STATE_DIR": str(settings.state_dir),
-        "LAKEHOUSE_BRONZE_NAMESPACE": settings.bronze_namespace,
-        "LAKEHOUSE_DBT_TARGET": dbt_target(settings),
-        "LAKEHOUSE_DUCKDB_PATH": str(settings.state_dir / "warehouse" / "lakehouse.duckdb"),
-    }
+    return dbt_environment(settings, base={})

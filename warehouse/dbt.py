@@ -35,6 +35,8 @@ from warehouse import engine
 log = logging.getLogger(__name__)
 
 DATABASE = "lakehouse"  # the DuckDB catalog name: the database file's stem
+# The venv's dbt, whether or not the venv is on PATH (CI and `lakehouse up` call .venv/bin/... directly).
+DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 
 class TransformError(LakehouseError):
@@ -83,9 +85,8 @@ def dbt_environment(settings: Settings, target: str | None = None, base: Mapping
 
 def dbt_command(args: Sequence[str], settings: Settings) -> list[str]:
     """``dbt <args> --project-dir ... --profiles-dir ...`` with the venv's dbt."""
-    executable = Path(sys.executable).with_name("dbt")
     project = str(project_dir(settings))
-    return [str(executable), *args, "--project-dir", project, "--profiles-dir", project]
+    return [str(DBT_EXECUTABLE), *args, "--project-dir", project, "--profiles-dir", project]
 
 
 def run_dbt(args: Sequence[str], settings: Settings, target: str | None = None, capture: bool = False) -> subprocess.CompletedProcess[str]:
