@@ -2,7 +2,8 @@
 
 This is the only module that reads environment variables. Everything else gets a
 ``Settings`` (usually from :func:`get_settings`). Variables are prefixed
-``LAKEHOUSE_``; credentials also accept the names MinIO itself uses.
+``LAKEHOUSE_``; credentials also accept the names MinIO itself uses, and Dremio's
+are the ``DREMIO_*`` names dbt's profile (transformation/profiles.yml) reads.
 
 Modes (``LAKEHOUSE_MODE``):
 
@@ -105,6 +106,16 @@ class Settings:
     # How often bronze_sensor (Dagster) looks for new bronze snapshots.
     sensor_interval_seconds: int = 5
 
+    # Dremio (docker compose; deploy/init/dremio.py makes this user on first start).
+    dremio_host: str = "localhost"
+    dremio_port: int = 9047
+    dremio_user: str = "dremio"
+    dremio_password: str = field(default="", repr=False)
+    dremio_email: str = "dremio@lakehouse.local"
+    # The key of Dremio's Nessie source; empty: the Nessie user's (warehouse only).
+    dremio_s3_access_key: str = ""
+    dremio_s3_secret_key: str = field(default="", repr=False)
+
     # Overrides for docker mode or remote services; derived from host/ports if empty.
     s3_endpoint_override: str = ""
     kafka_bootstrap_override: str = ""
@@ -133,6 +144,10 @@ class Settings:
     @property
     def warehouse_uri(self) -> str:
         return f"s3://{self.bucket}/warehouse"
+
+    @property
+    def dremio_url(self) -> str:
+        return f"http://{self.dremio_host}:{self.dremio_port}"
 
     @property
     def services_dir(self) -> Path:
@@ -191,6 +206,13 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "silver_namespace": ("LAKEHOUSE_SILVER_NAMESPACE",),
     "sensor_interval_seconds": ("LAKEHOUSE_SENSOR_INTERVAL_SECONDS",),
     "java_home": ("LAKEHOUSE_JAVA_HOME", "JAVA_HOME"),
+    "dremio_host": ("DREMIO_HOST",),
+    "dremio_port": ("DREMIO_PORT",),
+    "dremio_user": ("DREMIO_USER",),
+    "dremio_password": ("DREMIO_PASSWORD",),
+    "dremio_email": ("DREMIO_EMAIL",),
+    "dremio_s3_access_key": ("DREMIO_S3_ACCESS_KEY",),
+    "dremio_s3_secret_key": ("DREMIO_S3_SECRET_KEY",),
     "s3_endpoint_override": ("LAKEHOUSE_S3_ENDPOINT",),
     "kafka_bootstrap_override": ("LAKEHOUSE_KAFKA_BOOTSTRAP",),
     "nessie_uri_override": ("LAKEHOUSE_NESSIE_URI",),

@@ -13,21 +13,22 @@ run against a Dremio someone configured by hand, changes nothing. The REST calls
 are Dremio's documented ones (DESIGN.md §7); Dremio cannot run on our machines,
 so tests/unit/test_dremio_init.py checks the requests against recorded shapes.
 
-Configuration: the lakehouse settings (bucket, Nessie URI, S3 endpoint, the
-Nessie user's MinIO key, which Dremio's source uses too) plus ``DREMIO_HOST``,
-``DREMIO_PORT``, ``DREMIO_USER``, ``DREMIO_PASSWORD``, ``DREMIO_EMAIL`` (the names
-transformation/profiles.yml reads) and optional ``DREMIO_S3_ACCESS_KEY`` /
-``DREMIO_S3_SECRET_KEY``. Secrets are never logged.
+Configuration: nothing of its own. Everything comes from the lakehouse settings
+(:mod:`lakehouse.settings`): the bucket and warehouse, Nessie's URI and branch,
+the S3 endpoint, the silver namespace, the Nessie user's MinIO key (which
+Dremio's source uses too unless ``DREMIO_S3_ACCESS_KEY`` / ``DREMIO_S3_SECRET_KEY``
+are set) and Dremio's ``DREMIO_HOST``, ``DREMIO_PORT``, ``DREMIO_USER``,
+``DREMIO_PASSWORD``, ``DREMIO_EMAIL`` (the names transformation/profiles.yml
+reads). Only Dremio's own names (source ``nessie``, space ``lakehouse``, folder
+``gold``: DESIGN.md §3) live here. Secrets are never logged.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -49,21 +50,22 @@ class DremioInitError(LakehouseError):
 
 @dataclass(frozen=True)
 class DremioConfig:
-    """Where Dremio is and what to create in it."""
+    """Where Dremio is and what to create in it; made from the settings by :func:`config_from`."""
 
-    url: str = "http://dremio:9047"
-    user: str = "dremio"
-    password: str = field(default="", repr=False)
-    email: str = "dremio@lakehouse.local"
-    nessie_endpoint: str = "http://nessie:19120/api/v2"
-    s3_endpoint: str = "minio:9000"  # host:port, as fs.s3a.endpoint wants it
-    s3_secure: bool = False
-    s3_access_key: str = "lakehouse-nessie"
-    s3_secret_key: str = field(default="", repr=False)
-    root_path: str = "/lakehouse/warehouse"
+    url: str
+    user: str
+    password: str = field(repr=False)
+    email: str
+    nessie_endpoint: str
+    s3_endpoint: str  # host:port, as fs.s3a.endpoint wants it
+    s3_secure: bool
+    s3_access_key: str
+    s3_secret_key: str = field(repr=False)
+    root_path: str  # /<bucket>/<warehouse path>
+    silver_folder: str
+    branch: str
+    # Dremio's own names (DESIGN.md §3): the Nessie source and the space of the gold views.
     source: str = "nessie"
-    silver_folder: str = "silver"
-    branch: str = "main"
     space: str = "lakehouse"
     gold_folder: str = "gold"
 
@@ -73,22 +75,23 @@ class DremioConfig:
             raise DremioInitError("DREMIO_PASSWORD must have 8+ characters with letters and digits (Dremio's rule)")
 
 
-def config_from(settings: Settings, environ: Mapping[str, str]) -> DremioConfig:
-    """The config for a compose stack: lakehouse settings plus the DREMIO_* variables."""
+def config_from(settings: Settings) -> DremioConfig:
+    """The init's config, all of it from the lakehouse settings."""
     scheme, _, hostport = settings.s3_endpoint.partition("://")
     bucket, _, path = settings.warehouse_uri.removeprefix("s3://").partition("/")
-    host, port = environ.get("DREMIO_HOST", "dremio"), environ.get("DREMIO_PORT", "9047")
+    own_key = bool(settings.dremio_s3_access_key)
     return DremioConfig(
-        url=f"http://{host}:{port}",
-        user=environ.get("DREMIO_USER", "dremio"),
-        password=environ.get("DREMIO_PASSWORD", ""),
-        email=environ.get("DREMIO_EMAIL", "dremio@lakehouse.local"),
+        url=settings.dremio_url,
+        user=settings.dremio_user,
+        password=settings.dremio_password,
+        email=settings.dremio_email,
         nessie_endpoint=f"{settings.nessie_uri}/api/v2",
         s3_endpoint=hostport.rstrip("/"),
         s3_secure=scheme == "https",
-        s3_access_key=environ.get("DREMIO_S3_ACCESS_KEY") or settings.nessie_s3_access_key,
-        s3_secret_key=environ.get("DREMIO_S3_SECRET_KEY") or settings.nessie_s3_secret_key,
+        s3_access_key=settings.dremio_s3_access_key if own_key else settings.nessie_s3_access_key,
+        s3_secret_key=settings.dremio_s3_secret_key if own_key else settings.nessie_s3_secret_key,
         root_path=f"/{bucket}/{path}".rstrip("/"),
+        silver_folder=settings.silver_namespace,
         branch=settings.nessie_branch,
     )
 
@@ -222,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        for line in run(config_from(load_settings(), os.environ), wait=args.wait):
+        for line in run(config_from(load_settings()), wait=args.wait):
             print(f"dremio-init: {line}", flush=True)
     except (LakehouseError, requests.RequestException) as exc:
         print(f"dremio-init: error: {exc}", file=sys.stderr)

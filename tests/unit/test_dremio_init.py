@@ -23,8 +23,9 @@ from lakehouse.settings import load_settings
 
 CONFIG = DremioConfig(
     url="http://dremio:9047", user="dremio", password="lakehouse1", email="dremio@lakehouse.local",
-    nessie_endpoint="http://nessie:19120/api/v2", s3_endpoint="minio:9000",
+    nessie_endpoint="http://nessie:19120/api/v2", s3_endpoint="minio:9000", s3_secure=False,
     s3_access_key="lakehouse-nessie", s3_secret_key="warehouse-secret-42", root_path="/lakehouse/warehouse",
+    silver_folder="silver", branch="main",
 )
 
 
@@ -241,22 +242,29 @@ def test_a_password_dremio_would_refuse_is_refused_before_any_request(password: 
         dataclasses.replace(CONFIG, password=password)
 
 
-def test_the_compose_configuration_comes_from_the_lakehouse_settings(tmp_path: Any) -> None:
-    settings = load_settings({
-        "LAKEHOUSE_MODE": "docker", "LAKEHOUSE_S3_ENDPOINT": "http://minio:9000", "LAKEHOUSE_NESSIE_URI": "http://nessie:19120",
-        "LAKEHOUSE_NESSIE_S3_ACCESS_KEY": "wh-user", "LAKEHOUSE_NESSIE_S3_SECRET_KEY": "wh-secret-1",
-    }, dotenv=tmp_path / "none")
+COMPOSE_ENV = {
+    "LAKEHOUSE_MODE": "docker", "LAKEHOUSE_S3_ENDPOINT": "http://minio:9000", "LAKEHOUSE_NESSIE_URI": "http://nessie:19120",
+    "LAKEHOUSE_NESSIE_S3_ACCESS_KEY": "wh-user", "LAKEHOUSE_NESSIE_S3_SECRET_KEY": "wh-secret-1",
+    "DREMIO_HOST": "dremio", "DREMIO_PASSWORD": "lakehouse1",
+}
 
-    config = config_from(settings, {"DREMIO_HOST": "dremio", "DREMIO_PASSWORD": "lakehouse1"})
+
+def test_the_compose_configuration_comes_from_the_lakehouse_settings(tmp_path: Any) -> None:
+    config = config_from(load_settings(COMPOSE_ENV, dotenv=tmp_path / "none"))
 
     assert config.url == "http://dremio:9047"
+    assert (config.user, config.password, config.email) == ("dremio", "lakehouse1", "dremio@lakehouse.local")
     assert config.nessie_endpoint == "http://nessie:19120/api/v2"
     assert (config.s3_endpoint, config.s3_secure) == ("minio:9000", False)
     assert (config.s3_access_key, config.s3_secret_key) == ("wh-user", "wh-secret-1")
     assert config.root_path == "/lakehouse/warehouse"
     assert (config.source, config.silver_folder, config.space, config.gold_folder) == ("nessie", "silver", "lakehouse", "gold")
-    dremio_key = config_from(settings, {"DREMIO_PASSWORD": "lakehouse1", "DREMIO_S3_ACCESS_KEY": "own", "DREMIO_S3_SECRET_KEY": "own-secret"})
-    assert (dremio_key.s3_access_key, dremio_key.s3_secret_key) == ("own", "own-secret")
+    assert config.branch == "main"
+    own = config_from(load_settings({**COMPOSE_ENV, "DREMIO_S3_ACCESS_KEY": "own", "DREMIO_S3_SECRET_KEY": "own-secret",
+                                     "DREMIO_PORT": "19047", "LAKEHOUSE_BUCKET": "other"}, dotenv=tmp_path / "none"))
+    assert (own.s3_access_key, own.s3_secret_key, own.url, own.root_path) == (
+        "own", "own-secret", "http://dremio:19047", "/other/warehouse")
+    assert "lakehouse1" not in repr(config) and "wh-secret-1" not in repr(config)
 
 
 def test_the_module_runs_as_a_command_and_reports_errors_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
