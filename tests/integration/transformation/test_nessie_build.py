@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.transformation.conftest import SILVER, Built
+from tests.integration.transformation.conftest import SILVER, Built, table_uuids
 
 pytestmark = pytest.mark.integration
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 def test_dbt_build_on_nessie_writes_silver_that_pyiceberg_reads_back(nessie_build: Built) -> None:
     namespace = nessie_build.settings.silver_namespace
     tables = {identifier[-1] for identifier in nessie_build.catalog.list_tables(namespace)}
-    assert set(SILVER) <= tables
+    assert tables == set(SILVER)  # and no __dbt_tmp / __dbt_backup left by the full refresh
     for table in ("ecoride_sales", "chargenet_charging_sessions", "rejected_rows"):
         read_back = nessie_build.catalog.load_table((namespace, table)).scan().to_arrow()
         assert read_back.num_rows == len(nessie_build.silver_full_refresh[table]) > 0
@@ -25,6 +25,15 @@ def test_gold_on_nessie_reads_the_silver_iceberg_tables(nessie_build: Built) -> 
     assert silver["n"] == len(nessie_build.silver_full_refresh["ecoride_sales"])
 
 
+def test_full_refresh_on_nessie_recreates_every_silver_table(nessie_build: Built) -> None:
+    """`dbt build --full-refresh` (transformation/macros/iceberg.sql) built new Iceberg tables, swapped in."""
+    before = nessie_build.silver_table_uuids
+    after = table_uuids(nessie_build.catalog, nessie_build.settings.silver_namespace)
+    assert before.keys() == after.keys() == set(SILVER)
+    assert all(after[t] != before[t] for t in SILVER), "a full refresh creates each table anew"
+
+
 def test_incremental_silver_on_nessie_equals_a_full_refresh(nessie_build: Built) -> None:
     for table in SILVER:
+        assert nessie_build.silver_incremental[table], table
         assert nessie_build.silver_incremental[table] == nessie_build.silver_full_refresh[table], table
