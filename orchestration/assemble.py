@@ -15,6 +15,7 @@ from ingestion.catalog import open_catalog
 from lakehouse.settings import Settings
 from orchestration.bronze import BRONZE_ASSETS
 from orchestration.dbt import build_dbt_assets, full_rebuild_job
+from orchestration.dbt_cli import run_target_path
 from orchestration.lineage import ModelGraph
 from orchestration.project import dbt_project
 from orchestration.resources import dbt_env, dbt_resource
@@ -41,6 +42,8 @@ def build_definitions(settings: Settings, target_path: Path | str = "target") ->
         assets=[*BRONZE_ASSETS, dbt_models],
         jobs=[full_rebuild],
         sensors=[sensor],
-        resources={"dbt": dbt_resource(project)},
+        resources={"dbt": dbt_resource(project, run_target_path(settings))},
+        # One op (dbt) per run: a step subprocess would only load this code location a second time.
+        executor=dg.in_process_executor,
     )
 

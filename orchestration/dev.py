@@ -19,13 +19,16 @@ from lakehouse.settings import Settings, get_settings
 from orchestration.prepare import prepare
 
 # The instance configuration: no telemetry; one dbt process at a time for every
-# run (sensor, full_rebuild, "Materialize all"), since the DuckDB file takes one writer.
+# run (sensor, full_rebuild, "Materialize all"), since the DuckDB file takes one writer;
+# the run queue looked at every second, not every 5 s (a bronze commit waits for it).
 INSTANCE_YAML = """\
 telemetry:
   enabled: false
 concurrency:
   pools:
     default_limit: 1
+run_queue:
+  dequeue_interval_seconds: 1
 """
 
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dagster_dbt import DbtCliResource, DbtProject
 
 from lakehouse.settings import Settings
+from orchestration.dbt_cli import LakehouseDbtCli
 from warehouse.dbt import DBT_EXECUTABLE, dbt_environment
 
 __all__ = ["DBT_EXECUTABLE", "dbt_env", "dbt_resource"]
 
 
-def dbt_resource(project: DbtProject) -> DbtCliResource:
-    """dbt on the project's target (duckdb embedded/native, dremio with docker compose)."""
-    return DbtCliResource(project_dir=project, profiles_dir=str(project.profiles_dir), target=project.target,
-                          dbt_executable=str(DBT_EXECUTABLE))
+def dbt_resource(project: DbtProject, run_target: Path | None = None) -> DbtCliResource:
+    """dbt on the project's target (duckdb embedded/native, dremio with docker compose).
+
+    ``run_target``: one dbt target folder for every run (orchestration/dbt_cli.py: partial parsing).
+    """
+    return LakehouseDbtCli(project_dir=project, profiles_dir=str(project.profiles_dir), target=project.target,
+                           dbt_executable=str(DBT_EXECUTABLE), run_target_path=str(run_target) if run_target else None)
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
