@@ -262,6 +262,14 @@ def test_env_example_documents_every_variable_the_compose_file_reads() -> None:
     assert used - _documented() == set()
 
 
+def test_env_example_and_docs_deploy_list_every_variable_the_settings_read() -> None:
+    every = {name for names in _ENV_NAMES.values() for name in names} - {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "JAVA_HOME"}
+    assert every - _documented() == set()
+    deploy = (PROJECT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    compose = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", COMPOSE.read_text(encoding="utf-8")))
+    assert {n for n in every | compose | _documented() if f"`{n}`" not in deploy} == set()
+
+
 def test_every_lakehouse_variable_in_env_example_is_one_the_settings_or_compose_read() -> None:
     known = {name for names in _ENV_NAMES.values() for name in names}
     compose = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", COMPOSE.read_text(encoding="utf-8")))
