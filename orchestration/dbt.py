@@ -11,6 +11,7 @@ error-severity test blocks the models downstream of the one it tests.
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -18,6 +19,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import load_settings
+from lakehouse.state import private_dir
 from orchestration.bronze import BRONZE_GROUP, bronze_key
 from orchestration.project import require_manifest
 from warehouse.dbt import publish
@@ -97,6 +99,8 @@ def build_dbt_assets(project: DbtProject, dbt_env: Mapping[str, str]) -> dg.Asse
         pool=DBT_POOL,
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig) -> Iterator[Any]:
+        if project.target == "duckdb":  # DuckDB creates its file, not the folder (a fresh native lakehouse has none)
+            private_dir(Path(dbt_env["LAKEHOUSE_DUCKDB_PATH"]).parent)
         with environment(dbt_env):  # settings -> LAKEHOUSE_* for the dbt plugin and profiles.yml
             invocation = dbt.cli(dbt_build_args(config), context=context)
         yield from invocation.stream()
