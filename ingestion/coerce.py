@@ -7,9 +7,15 @@ does not cast becomes null and its original value goes to ``_rescued_data``
 under the column's path (``sale_price_usd``, ``battery.temperature_c``,
 ``maintenance_log[2].cost_usd``). The row is always kept.
 
-Casting is vectorized; only when a batch contains a bad value is it bisected
-down to the bad values (O(bad x log n) casts), so clean data costs one cast
-per column and dirty data stays cheap.
+Casting is vectorized: clean data costs one cast per column. When a cast
+fails, Arrow's error usually names the value (``Failed to parse string:
+'2023-13-04' ...``): every occurrence of exactly that text is nulled and
+rescued at once, and the cast is tried again (one vectorized pass per
+distinct bad value). When the error names no value (a decimal that does not
+fit), names one that is not in the batch, or a batch has too many distinct
+bad values, the rest is bisected down to the bad values (O(bad x log n)
+casts). Both give the same result: a text that fails to cast fails wherever
+it appears.
 
 Whitespace around non-string values is ignored and empty text is null. String
 columns keep their text exactly (silver trims), and timestamps without an
@@ -19,6 +25,7 @@ offset are read as UTC.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +41,12 @@ from ingestion.schema import LINEAGE_NAMES, arrow_type, data_column_names
 _UTC = pa.timestamp("us", tz="UTC")
 _ZONED = r"([Zz]|[+-]\d\d(:?\d\d)?)$"
 _SCAN_BELOW = 32  # below this many values, cast one by one instead of bisecting
+# Arrow's messages that quote the text that failed (greedy: the text may hold quotes).
+_NAMED_FAILURES = (
+    re.compile(r"Failed to parse string: '(.*)' as a scalar of type ", re.S),
+    re.compile(r"The string '(.*)' is not a valid ", re.S),
+)
+_NAMED_LIMIT = 32  # distinct bad values removed by name per column and batch before bisecting
 
 
 @dataclass
@@ -47,6 +60,8 @@ class Rescues:
 
     def column(self, rows: int) -> pa.Array:
         """The ``_rescued_data`` column: a JSON object per row, or null."""
+        if not self.by_row:
+            return pa.nulls(rows, pa.string())
         texts: list[str | None] = [None] * rows
         for row, values in self.by_row.items():
             texts[row] = json.dumps(values, ensure_ascii=False, default=str)
@@ -115,6 +130,39 @@ def _cast_or_split(texts: pa.Array, cast: Callable[[pa.Array], pa.Array], target
             + _cast_or_split(texts.slice(mid), cast, target, offset + mid, failed))
 
 
+def _named_value(exc: pa.ArrowInvalid) -> str | None:
+    message = str(exc)
+    for pattern in _NAMED_FAILURES:
+        match = pattern.match(message)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _cast_by_name(texts: pa.Array, cast: Callable[[pa.Array], pa.Array],
+                  failed: list[int]) -> tuple[pa.Array | None, pa.Array]:
+    """Cast, nulling each value Arrow names as the failure; ``(result, texts)``.
+
+    The result is None when Arrow stopped naming values that are in ``texts``
+    (or after ``_NAMED_LIMIT`` of them); ``texts`` is then what is left to
+    bisect, with the named values already null and their indices in ``failed``.
+    """
+    for _ in range(_NAMED_LIMIT):
+        try:
+            return cast(texts), texts
+        except pa.ArrowInvalid as exc:
+            value = _named_value(exc)
+        if value is None:
+            break
+        same = pc.fill_null(pc.equal(texts, pa.scalar(value, pa.string())), False)
+        hits = pc.indices_nonzero(same).to_pylist()
+        if not hits:
+            break
+        failed.extend(hits)
+        texts = pc.if_else(same, pa.scalar(None, pa.string()), texts)
+    return None, texts
+
+
 def cast_text(texts: pa.Array, target: pa.DataType) -> tuple[pa.Array, list[int]]:
     """Cast a string array to ``target``; return the result and the failed indices (now null)."""
     if pa.types.is_string(target):
@@ -122,9 +170,12 @@ def cast_text(texts: pa.Array, target: pa.DataType) -> tuple[pa.Array, list[int]
     trimmed = pc.utf8_trim_whitespace(texts)
     trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
     failed: list[int] = []
-    chunks = _cast_or_split(trimmed, _caster(target), target, 0, failed)
-    result = pa.concat_arrays([c.cast(target) for c in chunks]) if len(chunks) > 1 else chunks[0]
-    return result, failed
+    cast = _caster(target)
+    result, rest = _cast_by_name(trimmed, cast, failed)
+    if result is None:
+        chunks = _cast_or_split(rest, cast, target, 0, failed)
+        result = pa.concat_arrays([c.cast(target) for c in chunks]) if len(chunks) > 1 else chunks[0]
+    return result, sorted(failed)
 
 
 def _text(value: Any) -> str | None:
@@ -230,10 +281,12 @@ def _valid_rows(columns: dict[str, pa.Array], declared: Sequence[str], rows: int
     """Rows with at least one declared column holding a value (and not marked invalid)."""
     if rows == 0:
         return 0
-    has_value = pa.array([False] * rows)
-    for name in declared:
-        if name in columns:
-            has_value = pc.or_(has_value, pc.is_valid(columns[name]))
+    present = [pc.is_valid(columns[name]) for name in declared if name in columns]
+    if not present:
+        return 0
+    has_value = present[0]
+    for more in present[1:]:
+        has_value = pc.or_(has_value, more)
     if invalid:
         has_value = pc.and_(has_value, pa.array([i not in invalid for i in range(rows)]))
     return pc.sum(has_value.cast(pa.int64())).as_py() or 0
@@ -242,7 +295,7 @@ def _valid_rows(columns: dict[str, pa.Array], declared: Sequence[str], rows: int
 def _finish(schema: Schema, built: dict[str, pa.Array], rows: int, rescues: Rescues, declared: Sequence[str],
             invalid: set[int]) -> Coerced:
     names = data_column_names(schema)
-    out = [built.get(n, pa.nulls(rows, arrow_type(schema.find_field(n).field_type))) for n in names]
+    out = [built[n] if n in built else pa.nulls(rows, arrow_type(schema.find_field(n).field_type)) for n in names]
     return Coerced(out, rescues.column(rows), rows, _valid_rows(built, declared, rows, invalid))
 
 
