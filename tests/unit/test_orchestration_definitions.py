@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 from pathlib import Path
 
 import dagster as dg
+import dagster_dbt.core.resource
 import pytest
 
 from ingestion.specs import SPECS
@@ -19,9 +21,10 @@ from lakehouse.settings import Settings
 from orchestration.assemble import build_definitions
 from orchestration.bronze import bronze_key
 from orchestration.dbt import DBT_ASSETS_NAME, DbtBuildConfig, dbt_build_args
+from orchestration.dbt_cli import LakehouseDbtCli
 from orchestration.prepare import prepare
 from orchestration.project import dbt_project, require_manifest
-from orchestration.sensors import SENSOR_NAME
+from orchestration.sensors import SENSOR_NAME, minimum_interval
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +129,9 @@ def test_bronze_sensor_runs_by_default_at_the_configured_interval(defs: dg.Defin
     sensor = defs.resolve_sensor_def(SENSOR_NAME)
 
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert sensor.minimum_interval_seconds == 7
+    # 7 s between tick starts: Dagster counts the minimum from the previous tick's end.
+    assert sensor.minimum_interval_seconds == 6
+    assert minimum_interval(1) == 1
 
 
 def test_dbt_models_share_one_pool_so_runs_never_write_duckdb_at_once(defs: dg.Definitions) -> None:
@@ -147,3 +152,36 @@ def test_the_target_follows_the_mode(settings: Settings, tmp_path: Path) -> None
     assert dbt_project(settings, tmp_path).target == "duckdb"
     assert dbt_project(dataclasses.replace(settings, mode="native"), tmp_path).target == "duckdb"
     assert dbt_project(dataclasses.replace(settings, mode="docker"), tmp_path).target == "dremio"
+
+
+def test_runs_execute_in_the_run_worker_without_a_step_subprocess(defs: dg.Definitions) -> None:
+    # One op per run: the multiprocess executor would only load the code location a second time.
+    assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
+    assert defs.resolve_job_def("full_rebuild").executor_def is dg.in_process_executor
+
+
+def test_runs_share_one_dbt_target_folder_under_the_state_dir_seeded_with_the_parse_state(
+    defs: dg.Definitions, settings: Settings, target: Path
+) -> None:
+    resource = defs.resources["dbt"]
+    runs = settings.state_dir / "dagster" / "dbt-target"
+
+    assert isinstance(resource, LakehouseDbtCli)
+    assert resource._get_unique_target_path(context=None) == runs
+    # prepare copied its partial-parse state (made with this lakehouse's profile) for the runs
+    assert (runs / "partial_parse.msgpack").read_bytes() == (target / "partial_parse.msgpack").read_bytes()
+
+
+def test_the_dbt_resource_knows_the_dbt_version_without_a_subprocess_and_builds_no_adapter(
+    defs: dg.Definitions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resource = defs.resources["dbt"]
+    printed = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
+
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"subprocess started: {args}")
+
+    monkeypatch.setattr(dagster_dbt.core.resource, "check_output", no_subprocess)  # what dagster-dbt calls
+    fresh = LakehouseDbtCli(**{k: getattr(resource, k) for k in ("project_dir", "profiles_dir", "target", "dbt_executable")})
+    assert f"installed: {fresh._cli_version}" in printed  # what `dbt --version` of the venv says
+    assert fresh._initialize_dbt_core_adapter(["build"]) is None
