@@ -6,7 +6,9 @@
 #   1. bucket LAKEHOUSE_BUCKET (default `lakehouse`);
 #   2. the `put` notification for raw/ to the Kafka target LAKEHOUSE_NOTIFY_ARN
 #      (the target itself, with its on-disk queue, is MinIO server configuration:
-#      MINIO_NOTIFY_KAFKA_*_<ID> in its environment);
+#      MINIO_NOTIFY_KAFKA_*_<ID> in its environment); the script says whether the
+#      target has a queue_dir (LAKEHOUSE_EVENT_DELIVERY=queued, the default) or
+#      not (direct) and warns when that is not what LAKEHOUSE_EVENT_DELIVERY asks;
 #   3. a least-privilege user for the listener and one for Nessie's warehouse,
 #      each with a policy of the same name (docs/deploy.md explains every grant).
 #
@@ -51,6 +53,22 @@ ensure_notification() {
             "$MC" event add "$ALIAS/$BUCKET" "$ARN" --event put --prefix "$RAW" >/dev/null
             say "notification $ARN for $RAW added" ;;
     esac
+}
+
+check_delivery() {
+    id=${ARN#arn:minio:sqs:*:}
+    id=${id%%:*}
+    want=${LAKEHOUSE_EVENT_DELIVERY:-queued}
+    config=$("$MC" admin config get "$ALIAS" "notify_kafka:$id" 2>/dev/null || true)
+    case "$config" in
+        *"QUEUE_DIR_$id=/"*|*"queue_dir=/"*) have=queued ;;
+        *) have=direct ;;
+    esac
+    if [ "$have" = "$want" ]; then
+        say "event delivery $have"
+    else
+        say "warning: Kafka target $id delivers $have but LAKEHOUSE_EVENT_DELIVERY=$want (the MinIO server decides: MINIO_NOTIFY_KAFKA_QUEUE_DIR_$id set for queued, unset for direct)"
+    fi
 }
 
 # The listener: reads and lists raw/ (events, reconcile), writes quarantine/ (a
@@ -113,6 +131,7 @@ ensure_user() {
 
 ensure_bucket
 ensure_notification
+check_delivery
 ensure_user "$LISTENER_USER" "$LAKEHOUSE_LISTENER_SECRET_KEY" listener_policy
 ensure_user "$NESSIE_USER" "$LAKEHOUSE_NESSIE_S3_SECRET_KEY" nessie_policy
 say "done"

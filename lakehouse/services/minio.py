@@ -55,6 +55,7 @@ def init_script_env(settings: Settings, mc: Path) -> dict[str, str]:
         "LAKEHOUSE_WAREHOUSE_BUCKET": warehouse_bucket,
         "LAKEHOUSE_WAREHOUSE_PREFIX": warehouse_path.rstrip("/") + "/",
         "LAKEHOUSE_NOTIFY_ARN": settings.notify_arn,
+        "LAKEHOUSE_EVENT_DELIVERY": settings.event_delivery,
         "LAKEHOUSE_LISTENER_ACCESS_KEY": settings.listener_s3_access_key,
         "LAKEHOUSE_LISTENER_SECRET_KEY": settings.listener_s3_secret_key,
         "LAKEHOUSE_NESSIE_S3_ACCESS_KEY": settings.nessie_s3_access_key,
