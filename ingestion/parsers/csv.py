@@ -16,6 +16,7 @@ Only files with such a row pay for the re-read.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
@@ -165,11 +166,22 @@ class _Feed(io.RawIOBase):
     "PyGILState_Release ... finalizing"). :meth:`shutdown` makes further reads
     return end-of-file at once and waits until Arrow has let go of the stream,
     so nothing of ours runs on Arrow's thread once the parser is done.
+
+    UTF-8 is checked here, as the bytes pass, rather than left to Arrow: Arrow
+    finds invalid text in a well-formed row, but a malformed row with invalid
+    bytes fails inside pyarrow's invalid-row callback (an "Exception ignored"
+    on stderr, then a misleading ``parse_error``). :attr:`error` keeps the
+    ``encoding_error`` for the parser, whatever Arrow makes of the failed read.
     """
 
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+    def __init__(self, head: bytes, stream: BinaryIO, key: str, encoding: str) -> None:
         self._head = head
         self._stream = stream
+        self._key = key
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+        self._utf8 = codecs.getincrementaldecoder("utf-8")() if utf8 else None
+        self._offset = 0  # bytes handed on so far (for the error message)
+        self.error: PermanentError | None = None
         self._closing = False
         self._reading = 0
         self._idle = threading.Condition()
@@ -184,17 +196,28 @@ class _Feed(io.RawIOBase):
             self._reading += 1
         try:
             if self._head:
-                n = min(len(buffer), len(self._head))
-                buffer[:n] = self._head[:n]
-                self._head = self._head[n:]
-                return n
-            data = self._stream.read(len(buffer))
+                data, self._head = self._head[: len(buffer)], self._head[len(buffer) :]
+            else:
+                data = self._stream.read(len(buffer))
+            self._check_text(data)
             buffer[: len(data)] = data
             return len(data)
         finally:
             with self._idle:
                 self._reading -= 1
                 self._idle.notify_all()
+
+    def _check_text(self, data: bytes) -> None:
+        """Raise (and keep) ``encoding_error`` at the first byte that is not UTF-8 (end of file: ``b""``)."""
+        if self._utf8 is not None:
+            try:
+                self._utf8.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                self.error = PermanentError(
+                    f"{self._key}: not valid UTF-8 text (byte {self._offset + exc.start} after the header: {exc.reason})",
+                    reason=reasons.ENCODING_ERROR)
+                raise self.error from exc
+        self._offset += len(data)
 
     def shutdown(self, released: _Released) -> None:
         """End the stream for Arrow and wait until Arrow dropped it and the row handler."""
@@ -272,6 +295,8 @@ def _batches(feed: _Feed, names: list[str], spec: DatasetSpec, block: int) -> It
         # The traceback's finished frames (_arrow_reader's) still hold what
         # Arrow was given; clear them, or Arrow's release is never the last one.
         traceback.clear_frames(exc.__traceback__)
+        if feed.error is not None and exc is not feed.error:
+            raise feed.error from exc  # however Arrow reported our failed read
         if isinstance(exc, pa.ArrowInvalid) and "straddl" in str(exc):
             raise _BlockTooSmall() from exc
         raise
@@ -306,7 +331,7 @@ def _read_once(stream: BinaryIO, spec: DatasetSpec, key: str, block: int,
             return
         rest += more
     given = False
-    for batch in _skipped(_batches(_Feed(rest, stream), names, spec, block), *done):
+    for batch in _skipped(_batches(_Feed(rest, stream, key, spec.options.encoding), names, spec, block), *done):
         given = True
         yield batch
     if not given and done == (0, 0):

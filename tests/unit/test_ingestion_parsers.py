@@ -6,6 +6,11 @@ import dataclasses
 import gzip
 import io
 import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from fpdf import FPDF
@@ -15,9 +20,10 @@ from lakehouse.errors import PermanentError, RetryableError
 from ingestion.parsers import Records, TextColumns, normalize_name, parse
 from ingestion.parsers import csv as csv_parser
 from ingestion.parsers import json as json_parser
+from ingestion.pipeline import FileReader
 from ingestion.source import SourceObject
 from ingestion.schema import STRING, columns
-from ingestion.specs import SPECS_BY_NAME
+from ingestion.specs import SPECS_BY_NAME, DatasetSpec, Limits
 
 # Dialect tests use short column names; a header must name a declared column.
 SALES = dataclasses.replace(SPECS_BY_NAME["ecoride_sales"], partition_by=(),
@@ -25,6 +31,7 @@ SALES = dataclasses.replace(SPECS_BY_NAME["ecoride_sales"], partition_by=(),
                                            sale_price_usd=STRING))
 REVIEWS = SPECS_BY_NAME["ecoride_product_reviews"]
 DOCS = SPECS_BY_NAME["product_documents"]
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def source(data: bytes, key: str = "raw/x") -> SourceObject:
@@ -202,3 +209,195 @@ def test_a_vanished_local_file_is_object_missing(tmp_path) -> None:  # noqa: ANN
 @pytest.mark.parametrize(("raw", "name"), [(" Sale Price (USD) ", "sale_price_usd"), ("modelID", "modelid"), ("", "column_1")])
 def test_header_and_key_names_are_normalized_to_snake_case(raw: str, name: str) -> None:
     assert normalize_name(raw) == name
+
+
+# ---- issue 9: hostile input, limits, bounded work and memory -----------------------
+# Small limits so that kilobytes reach them (the defaults are 64 columns, depth 32, 16 MB).
+TIGHT = Limits(max_new_columns=4, max_depth=8, max_record_bytes=4 << 10)
+
+
+def reason_of(data: bytes, spec: DatasetSpec, key: str) -> str:
+    with pytest.raises(PermanentError) as info:
+        for _ in parse(source(data, key), spec):
+            pass
+    return info.value.reason
+
+
+SALES_CSV = "raw/ecoride/sales/s.csv"
+REVIEWS_JSON = "raw/ecoride/reviews/r.json"
+WHOLE_GZIP = gzip.compress(b"sale_id,dealership\n" + b"".join(b"S%d,Austin %d\n" % (i, i * 7919) for i in range(5_000)))
+TRUNCATED_GZIP = WHOLE_GZIP[: len(WHOLE_GZIP) // 2]
+
+
+@pytest.mark.parametrize(("data", "key", "limits", "reason"), [
+    (b"", SALES_CSV, None, reasons.EMPTY_FILE),
+    (b" \r\n\t\n", SALES_CSV, None, reasons.EMPTY_FILE),
+    (b"\xef\xbb\xbf\n", SALES_CSV, None, reasons.EMPTY_FILE),
+    (b"\n \n", REVIEWS_JSON, None, reasons.EMPTY_FILE),
+    (gzip.compress(b"  \n"), REVIEWS_JSON, None, reasons.EMPTY_FILE),
+    (TRUNCATED_GZIP, SALES_CSV, None, reasons.DECOMPRESSION_ERROR),
+    (gzip.compress(json.dumps([{"review_id": f"R{i}"} for i in range(2_000)]).encode())[:3_000], REVIEWS_JSON, None, reasons.DECOMPRESSION_ERROR),
+    (b"\x1f\x8b\x08\x00garbage after the gzip magic", SALES_CSV, None, reasons.DECOMPRESSION_ERROR),
+    (bytes(range(256)) * 4, SALES_CSV, None, reasons.PARSE_ERROR),  # binary junk named .csv
+    (b"sale_id;dealership\nS1;Austin\n", SALES_CSV, None, reasons.PARSE_ERROR),  # wrong delimiter
+    (b"S1,Austin,10.00\nS2,Dallas,11.00\n", SALES_CSV, None, reasons.ALL_ROWS_INVALID),  # no header row
+    ("sale_id,dealership\nS1,Zürich\n".encode("latin-1"), SALES_CSV, None, reasons.ENCODING_ERROR),
+    ('[{"review_id": "Zürich"}]'.encode("latin-1"), REVIEWS_JSON, None, reasons.ENCODING_ERROR),
+    (b"%PDF-1.7\n\x00\x01binary", REVIEWS_JSON, None, reasons.PARSE_ERROR),
+    (b'[{"review_id": "R1"}, {"review_id": ', REVIEWS_JSON, None, reasons.PARSE_ERROR),
+    (",".join(f"c{i}" for i in range(5_000)).encode() + b"\n1\n", SALES_CSV, None, reasons.SCHEMA_LIMIT),
+    (b"[" * 100_000 + b"]" * 100_000, REVIEWS_JSON, None, reasons.SCHEMA_LIMIT),  # beyond the interpreter
+    (b'{"review_id": "R1", "tags": ' + b"[" * 9 + b"]" * 9 + b"}", REVIEWS_JSON, TIGHT, reasons.SCHEMA_LIMIT),
+    (b"sale_id" + b"x" * (8 << 10), SALES_CSV, TIGHT, reasons.RECORD_TOO_LARGE),  # a header with no line end
+    # A CSV row is checked against the limit when it outgrows the largest block (Arrow
+    # takes a row across one block boundary, not two): 8 MB against 2 MB blocks.
+    (b"sale_id,dealership\nS1," + b"x" * (8 << 20) + b"\n", SALES_CSV, Limits(max_record_bytes=2 << 20),
+     reasons.RECORD_TOO_LARGE),
+    (json.dumps([{"review_id": "R1", "review_text": "x" * (8 << 10)}]).encode(), REVIEWS_JSON, TIGHT,
+     reasons.RECORD_TOO_LARGE),
+], ids=["csv-0-bytes", "csv-whitespace", "csv-bom-only", "json-whitespace", "json-gzip-of-nothing",
+        "csv-truncated-gzip", "json-truncated-gzip", "csv-corrupt-gzip", "csv-binary-junk", "csv-wrong-delimiter",
+        "csv-no-header", "csv-latin1", "json-latin1", "json-pdf-bytes", "json-truncated", "csv-5000-columns",
+        "json-nested-100000", "json-nested-9-of-8", "csv-header-too-long", "csv-row-too-long",
+        "json-value-too-long"])
+def test_each_hostile_file_gets_its_content_reason(data: bytes, key: str, limits: Limits | None,
+                                                   reason: str) -> None:
+    spec = SPECS_BY_NAME["ecoride_sales" if key.endswith(".csv") else "ecoride_product_reviews"]
+    if limits is not None:
+        spec = dataclasses.replace(spec, limits=limits)
+    assert reason_of(data, spec, key) == reason
+
+
+@pytest.mark.parametrize("data", [
+    b"sale_id,dealership\nS1,\xf5\xff,extra field\nS2,ok\n",  # a malformed row: Arrow's invalid-row callback
+    b"sale_id,dealership\nS1,ok\nS2,\xff\n",                  # a well-formed row: Arrow's string conversion
+    b"sale_id,dealership\n" + b"S1,ok\n" * 100_000 + b"S2,\xc3\n",  # far into the file, a cut sequence
+])
+def test_invalid_utf8_after_the_header_is_an_encoding_error_wherever_it_is(data: bytes) -> None:
+    # Before: the malformed row failed inside pyarrow's callback ("Exception ignored ...
+    # UnicodeDecodeError", an unraisable-exception error under pytest) and was a parse_error.
+    assert reason_of(data, SPECS_BY_NAME["ecoride_sales"], SALES_CSV) == reasons.ENCODING_ERROR
+
+
+def test_a_csv_row_longer_than_the_block_loads_and_only_that_file_is_read_again() -> None:
+    long_value = "y" * (3 * csv_parser.BLOCK_SIZE)  # 3 MB against 1 MB blocks
+    data = ("sale_id,dealership\n" + "".join(f"S{i},d{i}\n" for i in range(20_000))
+            + f'S-1,"{long_value}"\n' + "".join(f"T{i},e{i}\n" for i in range(20_000))).encode()
+    opened = 0
+
+    def opener() -> io.BytesIO:
+        nonlocal opened
+        opened += 1
+        return io.BytesIO(data)
+
+    rows = []
+    for batch in parse(SourceObject(key=SALES_CSV, etag="e", size=len(data), open=opener), SALES):
+        rows += batch.table.column("sale_id").to_pylist()
+        if batch.table.num_rows and "S-1" in batch.table.column("sale_id").to_pylist():
+            values = batch.table.column("dealership").to_pylist()
+            assert len(values[batch.table.column("sale_id").to_pylist().index("S-1")]) == len(long_value)
+    assert rows == [f"S{i}" for i in range(20_000)] + ["S-1"] + [f"T{i}" for i in range(20_000)]
+    assert opened >= 2  # read again with a bigger block; every row given out once
+
+
+def test_the_per_dataset_column_cap_refuses_a_file_before_it_adds_anything() -> None:
+    spec = dataclasses.replace(SPECS_BY_NAME["ecoride_sales"], limits=TIGHT)
+    added: list[list[str]] = []
+
+    def add_columns(names: list[str]):  # noqa: ANN202 - the table's schema after evolution
+        added.append(names)
+        return spec.schema
+
+    ok = b"sale_id,a,b,c,d\nS1,1,2,3,4\n"  # 4 new columns: at the cap
+    over = b"sale_id,a,b,c,d,e\nS1,1,2,3,4,5\n"  # 5: beyond it
+    list(FileReader(spec, source(ok, SALES_CSV), NOW).batches(spec.schema, add_columns))
+    assert added == [["a", "b", "c", "d"]]
+    with pytest.raises(PermanentError) as info:
+        list(FileReader(spec, source(over, SALES_CSV), NOW).batches(spec.schema, add_columns))
+    assert info.value.reason == reasons.SCHEMA_LIMIT and "at most 4" in str(info.value)
+    assert added == [["a", "b", "c", "d"]]  # nothing added for the refused file
+
+    keys_are_data = json.dumps([{"review_id": f"R{i}", f"k{i}": i} for i in range(6)]).encode()
+    reviews = dataclasses.replace(REVIEWS, limits=TIGHT)
+    with pytest.raises(PermanentError) as info:
+        list(FileReader(reviews, source(keys_are_data, REVIEWS_JSON), NOW).batches(reviews.schema, add_columns))
+    assert info.value.reason == reasons.SCHEMA_LIMIT
+
+
+def test_a_large_json_value_is_decoded_a_logarithmic_number_of_times_linear_work(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(json_parser, "READ_CHARS", 1 << 10)
+    calls, scanned = 0, 0
+    raw_decode = json.JSONDecoder.raw_decode
+
+    def counting(self, s: str, idx: int = 0):  # noqa: ANN001, ANN202
+        nonlocal calls, scanned
+        calls += 1
+        scanned += len(s) - idx
+        return raw_decode(self, s, idx)
+
+    monkeypatch.setattr(json.JSONDecoder, "raw_decode", counting)
+    size = 1 << 20  # 1 MB value, read in 1 KB chunks: ~1,000 chunks
+    data = json.dumps([{"review_id": "R1", "review_text": "x" * size}, {"review_id": "R2"}]).encode()
+    values = json_values(data)
+    assert [v["review_id"] for v in values] == ["R1", "R2"] and len(values[0]["review_text"]) == size
+    # Before: one decode per chunk, each from the value's start: ~1,000 calls, ~500 MB scanned.
+    assert calls <= 2 * (size // 1024).bit_length() + 4
+    assert scanned <= 4 * len(data)
+
+
+def test_json_batches_are_bounded_by_bytes_not_only_records() -> None:
+    record = {"review_id": "R", "review_text": "x" * (15 << 10)}  # 15 KB records
+    count = 1_200  # 18 MB of JSON: one batch of 1,200 records under a count bound of 10,000
+    data = "\n".join(json.dumps(record | {"review_id": f"R{i}"}) for i in range(count)).encode()
+    sizes = [len(b.values) for b in parse(source(data, REVIEWS_JSON), REVIEWS)]
+    assert sum(sizes) == count
+    per_batch = json_parser.BATCH_CHARS // len(json.dumps(record)) + 1
+    assert len(sizes) >= 2 and max(sizes) <= per_batch, sizes
+
+
+SUBPROCESS_DROP = r'''
+import io, sys, time
+from ingestion.parsers import parse
+from ingestion.source import SourceObject
+from ingestion.specs import SPECS_BY_NAME
+
+class Slow(io.RawIOBase):
+    """Takes its time, so Arrow's read-ahead thread is inside it when the reader is dropped."""
+    def __init__(self, data): self.data, self.pos = data, 0
+    def readable(self): return True
+    def readinto(self, buffer):
+        time.sleep(0.005)
+        n = min(len(buffer), len(self.data) - self.pos, 1 << 16)
+        buffer[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+rows = b"".join(b"S%d,Austin\n" % i for i in range(100_000))
+data = {
+    "invalid": b"sale_id,dealership\n" + rows[:100_000] + b"S-2,\xff\xfe\n" + rows * 4,
+    "long_row": b"sale_id,dealership\n" + rows[:100_000] + b"S-1," + b"x" * (1 << 21) + b"\n" + rows * 4,
+    "stopped": b"sale_id,dealership\n" + rows * 4,
+}[sys.argv[1]]
+for attempt in range(3):
+    batches = parse(SourceObject(key="raw/ecoride/sales/x.csv", etag="e", size=len(data),
+                                 open=lambda: Slow(data)), SPECS_BY_NAME["ecoride_sales"])
+    try:
+        next(batches), next(batches)  # then dropped: failed mid-stream, or the consumer stops
+    except Exception as exc:
+        print(type(exc).__name__, getattr(exc, "reason", ""), flush=True)
+    batches.close()
+'''
+
+
+@pytest.mark.parametrize("case", ["invalid", "long_row", "stopped"])
+def test_a_csv_reader_dropped_mid_stream_lets_the_process_exit_cleanly(case: str) -> None:
+    # Before: Arrow's read-ahead thread still held our stream at exit: SIGABRT (rc 134,
+    # "PyGILState_Release ... finalizing") on every run of "invalid" and "stopped".
+    project = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", SUBPROCESS_DROP, case], cwd=project, capture_output=True,
+                          text=True, timeout=120, env=os.environ | {"PYTHONPATH": str(project)})
+    assert done.returncode == 0, f"rc {done.returncode}: {done.stderr[-2000:]}"
+    assert "Fatal Python error" not in done.stderr and "Exception ignored" not in done.stderr
+    if case == "invalid":
+        assert done.stdout.split("\n")[:3] == ["PermanentError encoding_error"] * 3
