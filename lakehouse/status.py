@@ -123,8 +123,16 @@ def _print(report: dict[str, Any]) -> None:
             print(f"  {r['runId'][:8]} {r['status']}")
 
 
+def _ports(settings: Settings, dagster_port: int | None, listener_port: int | None) -> tuple[int, int]:
+    """The ports asked for, else those of the running ``lakehouse up``, else the defaults."""
+    record = settings.state_dir / "up-endpoints.json"
+    running = json.loads(record.read_text()) if record.exists() else {}
+    return (dagster_port or int(running.get("dagster_port", 3000)),
+            listener_port or int(running.get("listener_port", 9108)))
+
+
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
-    report = collect(settings, args.dagster_port, args.listener_port)
+    report = collect(settings, *_ports(settings, args.dagster_port, args.listener_port))
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
@@ -134,8 +142,8 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_status_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
-    p.add_argument("--dagster-port", type=int, default=3000)
-    p.add_argument("--listener-port", type=int, default=9108)
+    p.add_argument("--dagster-port", type=int, help="default: the running `lakehouse up`'s, else 3000")
+    p.add_argument("--listener-port", type=int, help="default: the running `lakehouse up`'s, else 9108")
     p.set_defaults(func=status_command)
 
 

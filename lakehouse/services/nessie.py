@@ -30,9 +30,11 @@ class NessieService(NativeService):
             f"nessie.catalog.service.s3.default-options.endpoint={s.s3_endpoint}/",
             "nessie.catalog.service.s3.default-options.path-style-access=true",
             f"nessie.catalog.service.s3.default-options.region={s.s3_region}",
+            # Nessie's own least-privilege MinIO user (the warehouse only), made by
+            # MinIO's configure step before Nessie starts (deploy/init/minio.sh).
             "nessie.catalog.service.s3.default-options.access-key=urn:nessie-secret:quarkus:lakehouse.s3",
-            f"lakehouse.s3.name={s.s3_access_key}",
-            f"lakehouse.s3.secret={s.s3_secret_key}",
+            f"lakehouse.s3.name={s.nessie_s3_access_key}",
+            f"lakehouse.s3.secret={s.nessie_s3_secret_key}",
             "",
         ])
 
