@@ -109,12 +109,12 @@ def _health(port: int) -> dict:
 
 
 @contextmanager
-def listeners(settings: Settings, count: int, logdir: Path, timeout: float = 90.0) -> Iterator[list[subprocess.Popen]]:
+def listeners(settings: Settings, count: int, logdir: Path, *args: str, timeout: float = 90.0) -> Iterator[list[subprocess.Popen]]:
     """``count`` ``python -m listener`` processes in one consumer group, consuming when yielded.
 
     The group starts at the topic's end (``--auto-offset-reset latest`` on a new
     group): other scenarios' events are not replayed. Processes are stopped
-    with SIGTERM (a graceful drain) on exit.
+    with SIGTERM (a graceful drain) on exit. ``args`` go to each listener's command line.
     """
     logdir.mkdir(parents=True, exist_ok=True)
     ports = free_ports(count)
@@ -123,7 +123,7 @@ def listeners(settings: Settings, count: int, logdir: Path, timeout: float = 90.
         for index, port in enumerate(ports):
             log = (logdir / f"{settings.consumer_group}-{index}.log").open("ab")
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "listener", "--metrics-port", str(port), "--auto-offset-reset", "latest"],
+                [sys.executable, "-m", "listener", "--metrics-port", str(port), "--auto-offset-reset", "latest", *args],
                 env=listener_env(settings), cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT,
             ))
             log.close()

@@ -162,6 +162,7 @@ def downstream(plan: Plan, stamp: dict[str, Any]) -> list[Figure]:
         raise RuntimeError(f"bench_orchestration is not importable: {exc}") from exc
     result = orchestration.run(n_drops=plan.drops, quick=plan.quick)
     result = {k: v for k, v in result.items() if k != "per_drop"}
+    print(f"  downstream: {result}", file=sys.stderr, flush=True)
     return [
         make("downstream", f"bronze commit -> gold p50 ({result['drops']} drops)", result["commit_to_gold_p50_s"], "s",
              at_most(15, "s"), detail=result, **stamp),
@@ -181,6 +182,7 @@ def ledger(plan: Plan, workdir: Path, stamp: dict[str, Any]) -> list[Figure]:
         if proc.returncode != 0:
             raise RuntimeError(f"bench_ledger failed:\n{proc.stderr[-3000:]}")
         results = json.loads(out.read_text())
+    print(f"  ledger: {results}", file=sys.stderr, flush=True)
     figures = []
     for r in results:
         figures.append(make("ledger", f"load 500 new files, table of {r['size']:,} source files", r["new500_s"], "s",
@@ -196,8 +198,13 @@ def ledger(plan: Plan, workdir: Path, stamp: dict[str, Any]) -> list[Figure]:
 PARTS = ("streaming", "bulk", "downstream", "ledger")
 
 
-def run(plan: Plan, workdir: Path, parts: tuple[str, ...] = PARTS, shared: bool = True) -> dict[str, Any]:
-    """Run ``parts``; the report (machine, date, figures, errors)."""
+def run(plan: Plan, workdir: Path, parts: tuple[str, ...] = PARTS, shared: bool = True,
+        after_part: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run ``parts``; the report (machine, date, figures, errors).
+
+    ``after_part(report so far)`` is called after each part, so a long run that
+    is stopped keeps the figures of the parts that ended.
+    """
     stamp = {"machine": machine(shared), "date": now()}
     base = load_settings()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -210,6 +217,7 @@ def run(plan: Plan, workdir: Path, parts: tuple[str, ...] = PARTS, shared: bool 
     figures: list[Figure] = []
     errors: dict[str, str] = {}
     seconds: dict[str, float] = {}
+    report: dict[str, Any] = {}
     for part in parts:
         started = time.monotonic()
         print(f"{part} ...", file=sys.stderr, flush=True)
@@ -219,9 +227,24 @@ def run(plan: Plan, workdir: Path, parts: tuple[str, ...] = PARTS, shared: bool 
             errors[part] = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
         seconds[part] = round(time.monotonic() - started, 1)
-    return {"quick": plan.quick, "parts": list(parts), "part_seconds": seconds, **stamp,
-            "figures": [f.as_json() for f in figures], "errors": errors}
+        report = {"quick": plan.quick, "parts": list(parts), "part_seconds": seconds, **stamp,
+                  "figures": [f.as_json() for f in figures], "errors": errors}
+        if after_part is not None:
+            after_part(report)
+    return report
 
 
 def figures_of(report: dict[str, Any]) -> list[Figure]:
     return [Figure(**f) for f in report["figures"]]
+
+
+def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report of several runs' parts (the first run's machine and date; each figure keeps its own)."""
+    first = reports[0]
+    return {
+        "quick": first["quick"], "parts": [p for r in reports for p in r["parts"]],
+        "part_seconds": {k: v for r in reports for k, v in r["part_seconds"].items()},
+        "machine": first["machine"], "date": first["date"],
+        "figures": [f for r in reports for f in r["figures"]],
+        "errors": {k: v for r in reports for k, v in r["errors"].items()},
+    }
