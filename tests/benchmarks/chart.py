@@ -21,6 +21,15 @@ def _bars(ax, labels: list[str], ours: list[float], base: list[float | None], ba
     ax.legend(fontsize=7)
 
 
+def _label(ax, title: str, ylabel: str, xlabel: str = "") -> bool:  # noqa: ANN001
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(ylabel)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.legend(fontsize=7)
+    return True
+
+
 def _freshness(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
     rows = [(d, {s: f.value for f in _find(figures, "freshness", d) for s in ("p50", "p95", "max") if f" {s} " in f.name})
             for d in ("queued", "direct")]
@@ -34,10 +43,7 @@ def _freshness(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
     ax.set_xticks(range(len(rows)), [f"{d}\n(baseline: today's queue)" if d == "queued" else d for d, _ in rows], fontsize=8)
     ax.axhline(0.5, color="green", linestyle="--", linewidth=0.8, label="direct p50 target")
     ax.axhline(2.0, color="orange", linestyle="--", linewidth=0.8, label="queued p50 target")
-    ax.set_ylabel("upload -> Iceberg commit (s)")
-    ax.set_title("Freshness", fontsize=10)
-    ax.legend(fontsize=7)
-    return True
+    return _label(ax, "Freshness", "upload -> Iceberg commit (s)")
 
 
 def _burst(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
@@ -46,10 +52,8 @@ def _burst(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
         return False
     _bars(ax, [f.name.split(" ")[0] for f in found], [f.value for f in found], [f.baseline for f in found],
           "MinIO PUTs alone")
-    ax.axhline(200, color="green", linestyle="--", linewidth=0.8)
-    ax.set_ylabel("files/s")
-    ax.set_title(f"Burst ({found[0].detail.get('files', '?')} files of 100 rows)", fontsize=10)
-    return True
+    ax.axhline(200, color="green", linestyle="--", linewidth=0.8, label="target")
+    return _label(ax, f"Burst ({found[0].detail.get('files', '?')} files of 100 rows)", "files/s")
 
 
 def _bulk(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
@@ -58,27 +62,27 @@ def _bulk(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
         return False
     labels = [f"{f.detail.get('csv_mb', 0):,.0f} MB" for f in found]
     _bars(ax, labels, [f.value / 1e3 for f in found], [(f.baseline or 0) / 1e3 for f in found], "pyarrow -> Parquet")
-    ax.set_ylabel("thousand rows/s")
     ratio = _find(figures, "bulk", "ours / baseline")
-    ax.set_title("Bulk CSV" + (f" (ratio {ratio[0].value:.2f}, target 0.7)" if ratio else ""), fontsize=10)
-    return True
+    return _label(ax, "Bulk CSV" + (f" (ratio {ratio[0].value:.2f}, target 0.7)" if ratio else ""), "thousand rows/s")
 
 
 def _scale(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
-    curve = []
-    for f in _find(figures, "burst", "direct", "files/s") + _find(figures, "scale", "burst"):
-        count = 1 if f.group == "burst" else int(f.name.rsplit(" ", 2)[-2])
-        curve.append((count, f.value))
-    if len(curve) < 2:
+    def curve(direct_one: list[Figure], more: list[Figure]) -> list[tuple[int, float]]:
+        points = [(1, f.value) for f in direct_one] + [(int(f.name.rsplit(" ", 2)[-2]), f.value) for f in more]
+        return sorted(points)
+
+    burst = curve(_find(figures, "burst", "direct", "files/s"), _find(figures, "scale", "burst"))
+    fresh = curve(_find(figures, "freshness", "direct p50"), _find(figures, "scale", "freshness"))
+    if len(burst) < 2:
         return False
-    curve.sort()
-    ax.plot([c for c, _ in curve], [v for _, v in curve], marker="o", label="burst files/s (direct)")
-    ax.set_xticks([c for c, _ in curve])
-    ax.set_xlabel("listener instances (one consumer group)")
-    ax.set_ylabel("files/s")
-    ax.set_title("Scale out", fontsize=10)
-    ax.legend(fontsize=7)
-    return True
+    ax.plot([c for c, _ in burst], [v for _, v in burst], marker="o", label="burst files/s")
+    ax.set_xticks([c for c, _ in burst])
+    if len(fresh) >= 2:
+        right = ax.twinx()
+        right.plot([c for c, _ in fresh], [v for _, v in fresh], marker="s", color="#dd6b20", label="freshness p50 (s)")
+        right.set_ylabel("freshness p50 (s)")
+        right.legend(fontsize=7, loc="lower right")
+    return _label(ax, "Scale out (direct delivery)", "files/s", "listener instances (one consumer group)")
 
 
 def _ledger(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
@@ -91,11 +95,7 @@ def _ledger(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
         ax.plot(sizes, [f.baseline for f in found], marker="s", color="#a0aec0", label="old ledger's check alone")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("source files already in the table")
-    ax.set_ylabel("s")
-    ax.set_title("Ledger cost vs history", fontsize=10)
-    ax.legend(fontsize=7)
-    return True
+    return _label(ax, "Ledger cost vs history", "s", "source files already in the table")
 
 
 def _downstream(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
@@ -113,9 +113,7 @@ def _downstream(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
         ours.append(found[0].value)
         base.append(found[0].baseline)
     _bars(ax, labels, ours, base, "full dbt build")
-    ax.set_ylabel("s")
-    ax.set_title("Downstream (selective build)", fontsize=10)
-    return True
+    return _label(ax, "Downstream (selective build)", "s")
 
 
 PANELS = (_freshness, _burst, _bulk, _scale, _ledger, _downstream)
