@@ -21,6 +21,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 LOCATION = "orchestration.definitions"
 REPOSITORY = "__repository__"
 
+# ticks: the latest 20; launches: the latest 20 that requested runs (status SUCCESS), which a
+# long run would otherwise push out of the 20 latest ticks (the sensor keeps ticking, skipping).
 SENSOR_QUERY = """
 query Sensor($selector: InstigationSelector!) {
   instigationStateOrError(instigationSelector: $selector) {
@@ -28,6 +30,7 @@ query Sensor($selector: InstigationSelector!) {
     ... on InstigationState {
       status
       ticks(limit: 20) { tickId status timestamp runIds skipReason cursor error { message } }
+      launches: ticks(limit: 20, statuses: [SUCCESS]) { tickId status timestamp runIds cursor }
     }
     ... on PythonError { message }
   }

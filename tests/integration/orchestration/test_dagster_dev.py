@@ -68,7 +68,7 @@ def test_a_dropped_file_shows_up_as_a_sensor_tick_and_a_successful_run(stack) ->
     lake.drop_sample(*REFERENCE, SALES)
     committed = time.time()
     tick = wait_for("a tick that launched a run",
-                    lambda: next((t for t in dev.sensor()["ticks"] if t["runIds"]), None), 120)
+                    lambda: next((t for t in dev.sensor()["launches"] if t["runIds"]), None), 120)
     seen = tick["timestamp"] - committed
     (run_id,) = tick["runIds"]
 
@@ -102,7 +102,7 @@ def test_the_ui_shows_the_asset_graph_and_the_sensor_tick(stack, artifacts: Path
     from playwright.sync_api import sync_playwright
 
     _, dev = stack
-    run_ids = [r for t in dev.sensor()["ticks"] for r in t["runIds"]]
+    run_ids = [r for t in dev.sensor()["launches"] for r in t["runIds"]]
     assert run_ids, "run the tick test first (module order)"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-dev-shm-usage"])
@@ -114,26 +114,45 @@ def test_the_ui_shows_the_asset_graph_and_the_sensor_tick(stack, artifacts: Path
             _dismiss_welcome(page)
             page.screenshot(path=str(artifacts / "catalog.png"))
 
-            expanded = ",".join(f"global@global:{g}" for g in ("bronze", "silver", "gold"))
-            page.goto(f"{dev.url}/asset-groups?expanded={expanded}", timeout=120_000)
+            # The whole graph, groups collapsed: bronze -> silver -> gold with their assets' states.
+            page.goto(f"{dev.url}/asset-groups", timeout=120_000)
             page.get_by_text("Materialize all").first.wait_for(timeout=120_000)
             _dismiss_welcome(page)
-            page.get_by_text("ecoride_sales").first.wait_for(timeout=120_000)  # bronze and silver nodes
-            for _ in range(6):
-                page.locator('[aria-label="zoom_out"]').click()
-            time.sleep(2)
+            for group in ("bronze", "silver", "gold"):  # in the sidebar AND as a node of the graph
+                wait_for(f"group {group} in the graph", lambda g=group: page.get_by_text(g, exact=True).count() >= 2, 120)
+            _settle(page)
             page.screenshot(path=str(artifacts / "asset-graph.png"))
 
+            # One gold asset's lineage: its bronze table, the silver model, the gold view.
+            page.goto(f"{dev.url}/assets/gold/sales_monthly?view=lineage&lineageScope=upstream&lineageDepth=2", timeout=120_000)
+            for text in ("bronze", "silver", "gold", "ecoride_sales", "sales_monthly"):
+                page.get_by_text(text, exact=True).first.wait_for(timeout=120_000)
+            _settle(page)
+            page.screenshot(path=str(artifacts / "lineage.png"))
+
+            # The sensor's ticks that requested a run, the first one's run id in view.
             page.goto(f"{dev.url}/locations/orchestration.definitions/sensors/bronze_sensor", timeout=120_000)
-            page.get_by_text(run_ids[0][:8]).first.wait_for(timeout=120_000)  # the tick's launched run
             _dismiss_welcome(page)
+            page.get_by_text("All ticks").first.click(timeout=120_000)
+            page.get_by_text("Requested", exact=True).first.click(timeout=30_000)
+            page.get_by_text(run_ids[0][:8]).first.wait_for(timeout=120_000)  # the tick's launched run
             page.screenshot(path=str(artifacts / "sensor.png"))
         finally:
             browser.close()
     if os.environ.get("LAKEHOUSE_UPDATE_DOC_IMAGES") == "1":  # refresh docs/img on purpose only
         DOCS_IMG.mkdir(exist_ok=True)
-        for name in ("asset-graph.png", "sensor.png"):
+        for name in ("asset-graph.png", "lineage.png", "sensor.png"):
             shutil.copy(artifacts / name, DOCS_IMG / f"dagster-{name}")
+
+
+def _settle(page) -> None:  # noqa: ANN001
+    """Let the graph finish laying out and fetching asset statuses before a screenshot."""
+    for placeholder in ("fetching statuses", "Loading..."):
+        try:
+            page.get_by_text(placeholder).first.wait_for(state="detached", timeout=60_000)
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: a picture with a placeholder still shows the graph
+            pass
+    time.sleep(2)
 
 
 def _dismiss_welcome(page) -> None:  # noqa: ANN001
