@@ -1,0 +1,351 @@
+"""Benchmark: bronze commit -> gold through bronze_sensor, as users run it (issue 12).
+
+    nice -n 10 .venv/bin/python -m tests.benchmarks.bench_orchestration [--drops 20] [--quick] [--json PATH]
+
+An embedded lakehouse in a temp state folder (SQLite catalog, DuckDB target) and
+the real Dagster daemon on it (``dagster-daemon run -m orchestration.definitions``
+with the instance configuration ``python -m orchestration.dev`` and ``lakehouse up``
+write). After a first run has built every model once, each drop loads one monthly
+sales file of the sample with the project's ``BronzeLoader`` (what the listener does)
+and waits for ``gold.sales_monthly`` to show that month; the latency runs from the
+bronze snapshot's commit time to that read. Per drop it also splits the time into
+commit -> sensor tick -> run created -> run worker started -> dbt step done -> run
+done (from the instance's tick, run and event records). Then, with the daemon
+idle, a full ``dbt build`` (what the seed did after every load) and the same
+selective ``dbt build --select source:bronze.ecoride_sales+`` straight from the CLI.
+
+Targets: p50 <= 15 s; the selective run >= 3x faster than a full build.
+Prints a table; ``--json`` writes the figures. Not in CI (``run(n_drops=2,
+quick=True)`` is the importable short form for a suite runner).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster._core.scheduler.instigation import TickStatus  # not exported by dagster
+
+from lakehouse.settings import Settings, load_settings
+from orchestration.dbt import dbt_build_args, DbtBuildConfig
+from orchestration.dev import dagster_home
+from orchestration.prepare import prepare
+from orchestration.resources import dbt_env
+from orchestration.sensors import SENSOR_NAME, SENSOR_NAME_TAG, TAG_SNAPSHOTS
+from tests.integration.orchestration.lake import SAMPLE_RAW, Lake
+from warehouse.dbt import run_dbt
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ("ecoride/vehicles/vehicles.csv", "ecoride/customers/customers.csv")
+FIRST = "ecoride/sales/sales_2023-01.csv"
+TARGET_P50_S = 15.0
+TARGET_SPEEDUP = 3.0
+TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+
+
+def monthly_sales() -> list[str]:
+    """The sample's monthly sales files after the first one, oldest first (re-sent files left out)."""
+    files = sorted(p.name for p in (SAMPLE_RAW / "ecoride" / "sales").glob("sales_????-??.csv"))
+    return [f"ecoride/sales/{name}" for name in files if f"ecoride/sales/{name}" != FIRST]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1]
+
+
+def wait(what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class Daemon:
+    """``dagster-daemon run`` on the code location, in its own process group."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        executable = Path(sys.executable).parent / "dagster-daemon"
+        self.process = subprocess.Popen([str(executable), "run", "-m", "orchestration.definitions"], cwd=PROJECT_ROOT,
+                                        env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.alive():
+            os.killpg(self.process.pid, 2)  # SIGINT: the daemon stops its code server and threads
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait(10)
+        self._log.close()
+
+
+@dataclasses.dataclass
+class Drop:
+    """One sales file from bronze commit to gold, with the legs in between (seconds)."""
+
+    file: str
+    rows: int
+    commit_to_gold: float
+    commit_to_tick: float
+    tick_to_run_created: float
+    created_to_started: float
+    started_to_dbt_done: float
+    dbt_step: float
+    dbt_done_to_run_end: float
+    run_end_to_gold: float
+    models_run: int
+
+
+class Bench:
+    def __init__(self, work: Path, sensor_interval: int) -> None:
+        base = load_settings()
+        self.lake = Lake.create(base, work / "state")
+        self.settings: Settings = self.lake.settings
+        self.home = dagster_home(self.settings)
+        self.env = {**os.environ, "LAKEHOUSE_MODE": "embedded", "LAKEHOUSE_STATE_DIR": str(self.settings.state_dir),
+                    "LAKEHOUSE_SENSOR_INTERVAL_SECONDS": str(sensor_interval), "DAGSTER_HOME": str(self.home),
+                    "DO_NOT_TRACK": "1"}
+        self.daemon: Daemon | None = None
+        self.instance: dg.DagsterInstance | None = None
+        self.seen_runs: set[str] = set()
+
+    # -- the stack ------------------------------------------------------------
+    def start(self) -> None:
+        prepare(self.settings)  # transformation/target, the manifest the code location loads
+        os.environ["DAGSTER_HOME"] = str(self.home)
+        self.instance = dg.DagsterInstance.get()
+        self.daemon = Daemon(self.env, self.settings.state_dir / "dagster-daemon.log")
+
+    def stop(self) -> None:
+        if self.daemon is not None:
+            self.daemon.stop()
+        if self.instance is not None:
+            self.instance.dispose()
+
+    # -- reading the instance -------------------------------------------------
+    def sensor_run(self, snapshot_id: int) -> dg.DagsterRun | None:
+        assert self.instance is not None and self.daemon is not None
+        if not self.daemon.alive():
+            raise RuntimeError(f"the daemon exited:\n{self.daemon.tail()}")
+        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={SENSOR_NAME_TAG: SENSOR_NAME}), limit=5)
+        for run in runs:
+            if run.run_id not in self.seen_runs and str(snapshot_id) in run.tags.get(TAG_SNAPSHOTS, ""):
+                return run
+        return None
+
+    def finished(self, run_id: str) -> dg.DagsterRun | None:
+        assert self.instance is not None
+        run = self.instance.get_run_by_id(run_id)
+        return run if run is not None and run.status in TERMINAL else None
+
+    def tick_time(self, run_id: str) -> float:
+        assert self.instance is not None
+        (state,) = [s for s in self.instance.all_instigator_state() if s.instigator_name == SENSOR_NAME]
+        # Only ticks that requested runs: a long run is followed by many skipped ticks.
+        launches = self.instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=50,
+                                           statuses=[TickStatus.SUCCESS])
+        for tick in launches:
+            if run_id in tick.run_ids:
+                return tick.timestamp
+        raise LookupError(f"no tick launched {run_id}")
+
+    def step_times(self, run_id: str) -> tuple[float, float]:
+        """The dbt step's start and end (the op that runs ``dbt build``)."""
+        assert self.instance is not None
+        records = self.instance.get_records_for_run(run_id, limit=10_000).records
+        starts = [r.event_log_entry.timestamp for r in records if r.event_log_entry.dagster_event_type == dg.DagsterEventType.STEP_START]
+        ends = [r.event_log_entry.timestamp for r in records
+                if r.event_log_entry.dagster_event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)]
+        return min(starts), max(ends)
+
+    def month_units(self, month: str) -> int | None:
+        """Units of ``month`` in gold.sales_monthly, or None while dbt still holds the file."""
+        path = dbt_env(self.settings)["LAKEHOUSE_DUCKDB_PATH"]
+        try:
+            with duckdb.connect(path, read_only=True) as con:
+                (units,) = con.sql("select coalesce(sum(units), 0) from gold.sales_monthly "
+                                   f"where strftime(month, '%Y-%m') = '{month}'").fetchone()
+                return int(units)
+        except duckdb.Error:
+            return None
+
+    # -- one drop -------------------------------------------------------------
+    def await_run(self, snapshot_id: int, timeout: float) -> dg.DagsterRun:
+        run = wait(f"a run for snapshot {snapshot_id}", lambda: self.sensor_run(snapshot_id), timeout)
+        self.seen_runs.add(run.run_id)
+        done = wait(f"run {run.run_id} to finish", lambda: self.finished(run.run_id), timeout, interval=0.05)
+        if done.status != dg.DagsterRunStatus.SUCCESS:
+            raise RuntimeError(f"run {run.run_id} ended {done.status.value}; daemon log:\n{self.daemon.tail() if self.daemon else ''}")
+        return done
+
+    def drop(self, relative: str, timeout: float = 600) -> Drop:
+        month = relative.rsplit("_", 1)[1].removesuffix(".csv")
+        (outcome,) = self.lake.drop_sample(relative)
+        assert outcome.outcome == "loaded", outcome
+        table = self.lake.catalog.load_table((self.settings.bronze_namespace, "ecoride_sales"))
+        snapshot = table.current_snapshot()
+        assert snapshot is not None
+        committed = snapshot.timestamp_ms / 1000
+        run = self.await_run(snapshot.snapshot_id, timeout)
+        # The run is done when its worker has written the end event; gold is read right after.
+        units = wait(f"gold.sales_monthly to show {month}", lambda: self.month_units(month), 60, interval=0.05)
+        visible = time.time()
+        assert units > 0
+        assert self.instance is not None
+        record = self.instance.get_run_record_by_id(run.run_id)
+        assert record is not None and record.start_time is not None and record.end_time is not None
+        tick = self.tick_time(run.run_id)
+        step_start, step_end = self.step_times(run.run_id)
+        created = record.create_timestamp.timestamp()
+        return Drop(
+            file=relative, rows=outcome.rows, commit_to_gold=visible - committed, commit_to_tick=tick - committed,
+            tick_to_run_created=created - tick, created_to_started=record.start_time - created,
+            started_to_dbt_done=step_end - record.start_time, dbt_step=step_end - step_start,
+            dbt_done_to_run_end=record.end_time - step_end, run_end_to_gold=visible - record.end_time,
+            models_run=len(run.asset_selection or ()),
+        )
+
+    def first_build(self, timeout: float = 900) -> float:
+        started = time.monotonic()
+        self.lake.drop_sample(*REFERENCE, FIRST)
+        snapshot = self.lake.catalog.load_table((self.settings.bronze_namespace, "ecoride_sales")).current_snapshot()
+        assert snapshot is not None
+        self.await_run(snapshot.snapshot_id, timeout)
+        return time.monotonic() - started
+
+    # -- dbt straight from the CLI, daemon idle -------------------------------
+    def dbt_build(self, *select: str) -> float:
+        args = dbt_build_args(DbtBuildConfig())
+        if select:
+            args += ["--select", *select]
+        started = time.monotonic()
+        result = run_dbt(args, self.settings, capture=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"dbt {' '.join(args)} failed:\n{result.stdout[-3000:]}")
+        return time.monotonic() - started
+
+
+def graph_models() -> int:
+    manifest = json.loads((PROJECT_ROOT / "transformation" / "target" / "manifest.json").read_text())
+    return sum(1 for node in manifest["nodes"].values() if node["resource_type"] == "model")
+
+
+def summarise(drops: list[Drop], first_s: float, full_s: list[float], selective_cli_s: list[float],
+              models_total: int, sensor_interval: int) -> dict[str, Any]:
+    latency = [d.commit_to_gold for d in drops]
+    runs = [d.started_to_dbt_done + d.dbt_done_to_run_end + d.created_to_started for d in drops]
+    legs = {name: statistics.median(getattr(d, name) for d in drops) for name in (
+        "commit_to_tick", "tick_to_run_created", "created_to_started", "started_to_dbt_done", "dbt_step",
+        "dbt_done_to_run_end", "run_end_to_gold")}
+    full = statistics.median(full_s) if full_s else None
+    selective_run = statistics.median(runs)
+    return {
+        "drops": len(drops),
+        "sensor_interval_s": sensor_interval,
+        "commit_to_gold_p50_s": round(percentile(latency, 50), 2),
+        "commit_to_gold_p95_s": round(percentile(latency, 95), 2),
+        "commit_to_gold_max_s": round(max(latency), 2),
+        "legs_p50_s": {k: round(v, 2) for k, v in legs.items()},
+        "models_run_p50": statistics.median(d.models_run for d in drops),
+        "models_in_graph": models_total,
+        "first_build_s": round(first_s, 1),
+        "selective_run_p50_s": round(selective_run, 2),  # run created -> run end (Dagster)
+        "selective_dbt_step_p50_s": round(legs["dbt_step"], 2),
+        "selective_dbt_cli_p50_s": round(statistics.median(selective_cli_s), 2) if selective_cli_s else None,
+        "full_dbt_build_p50_s": round(full, 2) if full else None,
+        "full_vs_selective_run": round(full / selective_run, 2) if full else None,
+        "full_vs_selective_dbt_cli": round(full / statistics.median(selective_cli_s), 2) if full and selective_cli_s else None,
+        "targets": {"p50_s": TARGET_P50_S, "speedup": TARGET_SPEEDUP},
+        "per_drop": [dataclasses.asdict(d) for d in drops],
+    }
+
+
+def run(n_drops: int = 20, quick: bool = False, sensor_interval: int | None = None,
+        keep: bool = False) -> dict[str, Any]:
+    """The benchmark; ``quick`` skips the repeated CLI builds (one of each instead of three)."""
+    files = monthly_sales()
+    if n_drops > len(files):
+        raise ValueError(f"at most {len(files)} drops (the sample's monthly sales files)")
+    interval = sensor_interval if sensor_interval is not None else load_settings().sensor_interval_seconds
+    work = Path(tempfile.mkdtemp(prefix="bench-orchestration-"))
+    bench = Bench(work, interval)
+    try:
+        bench.start()
+        first = bench.first_build()
+        drops = [bench.drop(f) for f in files[:n_drops]]
+        bench.stop()  # the daemon idle would not interfere, but the CLI builds must be alone on the DuckDB file
+        bench.daemon = None
+        repeats = 1 if quick else 3
+        full = [bench.dbt_build() for _ in range(repeats)]
+        selective = [bench.dbt_build("source:bronze.ecoride_sales+") for _ in range(repeats)]
+        return summarise(drops, first, full, selective, graph_models(), interval)
+    finally:
+        bench.stop()
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}", file=sys.stderr)
+
+
+def table(result: dict[str, Any]) -> str:
+    legs = result["legs_p50_s"]
+    lines = [
+        f"bronze commit -> gold.sales_monthly, {result['drops']} drops (sensor interval {result['sensor_interval_s']} s):",
+        f"  p50 {result['commit_to_gold_p50_s']:.2f} s   p95 {result['commit_to_gold_p95_s']:.2f} s   "
+        f"max {result['commit_to_gold_max_s']:.2f} s   (target p50 <= {TARGET_P50_S:.0f} s)",
+        "  legs (p50): " + ", ".join(f"{k} {v:.2f}" for k, v in legs.items()),
+        f"models run per drop: {result['models_run_p50']:.0f} of {result['models_in_graph']} in the graph",
+        f"selective Dagster run (created -> end) p50 {result['selective_run_p50_s']:.2f} s, "
+        f"its dbt step {result['selective_dbt_step_p50_s']:.2f} s; same selection from the dbt CLI "
+        f"{result['selective_dbt_cli_p50_s']:.2f} s",
+        f"full dbt build {result['full_dbt_build_p50_s']:.2f} s: {result['full_vs_selective_run']:.2f}x the selective run, "
+        f"{result['full_vs_selective_dbt_cli']:.2f}x the selective dbt CLI (target >= {TARGET_SPEEDUP:.0f}x)",
+        f"first run (every model, fresh lakehouse): {result['first_build_s']:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.bench_orchestration", description=__doc__.splitlines()[0])
+    parser.add_argument("--drops", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="one CLI build of each kind instead of three")
+    parser.add_argument("--sensor-interval", type=int, default=None, help="seconds (default: the settings')")
+    parser.add_argument("--keep", action="store_true", help="keep the temp state folder (logs, instance)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    args = parser.parse_args(argv)
+    result = run(args.drops, args.quick, args.sensor_interval, args.keep)
+    print(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
