@@ -47,29 +47,28 @@
   {{ dbt.hash(dbt.concat(parts)) }}
 {%- endmacro %}
 
-{#- A list of tags made canonical: trimmed, lower case, without empties and repeats, sorted. -#}
+{#- Review tags canonical: trimmed, lower case, without empties and repeats, sorted. -#}
 {% macro clean_tags(column) -%}
-  {{ return(adapter.dispatch('clean_tags', 'lakehouse')(column)) }}
-{%- endmacro %}
-
-{% macro default__clean_tags(column) -%}
-  list_sort(list_distinct(list_filter(list_transform(coalesce({{ column }}, []), t -> lower(trim(t))), t -> t <> '')))
-{%- endmacro %}
-
-{% macro dremio__clean_tags(column) -%}
-  {#- Dremio has no lambdas over lists; silver.review_tags cleans each tag when flattened. -#}
-  {{ column }}
+  {{ lakehouse.canonical_list(column, 'lower') }}
 {%- endmacro %}
 
 {#- Service flags canonical: trimmed, upper case, without empties and repeats, sorted. -#}
 {% macro clean_flags(column) -%}
-  {{ return(adapter.dispatch('clean_flags', 'lakehouse')(column)) }}
+  {{ lakehouse.canonical_list(column, 'upper') }}
 {%- endmacro %}
 
-{% macro default__clean_flags(column) -%}
-  list_sort(list_distinct(list_filter(list_transform(coalesce({{ column }}, []), f -> upper(trim(f))), f -> f <> '')))
+{#- A list of texts canonical: each trimmed and cased by `case` (`lower` or `upper`),
+    without empties and repeats, sorted. -#}
+{% macro canonical_list(column, case) -%}
+  {{ return(adapter.dispatch('canonical_list', 'lakehouse')(column, case)) }}
 {%- endmacro %}
 
-{% macro dremio__clean_flags(column) -%}
+{% macro default__canonical_list(column, case) -%}
+  list_sort(list_distinct(list_filter(list_transform(coalesce({{ column }}, []), t -> {{ case }}(trim(t))), t -> t <> '')))
+{%- endmacro %}
+
+{% macro dremio__canonical_list(column, case) -%}
+  {#- Dremio has no lambdas over lists; the flattening child models (silver.review_tags)
+      clean each element, and Dremio readers of the lists see them as bronze had them. -#}
   {{ column }}
 {%- endmacro %}

@@ -34,12 +34,6 @@ typed as (
       and {{ lakehouse.sessions_rule() }} is null
 ),
 
-candidates as (
-    {{ lakehouse.with_stored_versions('typed', 'session_id', columns) }}
-),
-
-final as (
-    {{ lakehouse.latest_version('candidates', 'session_id', columns) }}
-)
+{{ lakehouse.current_versions('typed', 'session_id', columns) }}
 
 select * from final

@@ -61,12 +61,6 @@ cased as (
     left join operator_spellings on lower(typed.operator) = operator_spellings.operator_key
 ),
 
-candidates as (
-    {{ lakehouse.with_stored_versions('cased', 'station_id', columns) }}
-),
-
-final as (
-    {{ lakehouse.latest_version('candidates', 'station_id', columns) }}
-)
+{{ lakehouse.current_versions('cased', 'station_id', columns) }}
 
 select * from final

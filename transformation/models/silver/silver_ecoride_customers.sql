@@ -31,12 +31,6 @@ typed as (
     where {{ lakehouse.clean_text('customer_id') }} is not null
 ),
 
-candidates as (
-    {{ lakehouse.with_stored_versions('typed', 'customer_id', columns) }}
-),
-
-final as (
-    {{ lakehouse.latest_version('candidates', 'customer_id', columns) }}
-)
+{{ lakehouse.current_versions('typed', 'customer_id', columns) }}
 
 select * from final

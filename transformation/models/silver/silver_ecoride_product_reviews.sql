@@ -31,12 +31,6 @@ typed as (
       and {{ lakehouse.reviews_rule() }} is null
 ),
 
-candidates as (
-    {{ lakehouse.with_stored_versions('typed', 'review_id', columns) }}
-),
-
-final as (
-    {{ lakehouse.latest_version('candidates', 'review_id', columns) }}
-)
+{{ lakehouse.current_versions('typed', 'review_id', columns) }}
 
 select * from final

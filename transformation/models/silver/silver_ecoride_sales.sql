@@ -68,12 +68,6 @@ cased as (
     left join dealership_spellings on lower(valid.dealership) = dealership_spellings.dealership_key
 ),
 
-candidates as (
-    {{ lakehouse.with_stored_versions('cased', 'sale_id', columns) }}
-),
-
-final as (
-    {{ lakehouse.latest_version('candidates', 'sale_id', columns) }}
-)
+{{ lakehouse.current_versions('cased', 'sale_id', columns) }}
 
 select * from final

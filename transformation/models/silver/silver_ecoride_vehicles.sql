@@ -27,12 +27,6 @@ typed as (
     where {{ lakehouse.clean_text('model_id') }} is not null
 ),
 
-candidates as (
-    {{ lakehouse.with_stored_versions('typed', 'model_id', columns) }}
-),
-
-final as (
-    {{ lakehouse.latest_version('candidates', 'model_id', columns) }}
-)
+{{ lakehouse.current_versions('typed', 'model_id', columns) }}
 
 select * from final

@@ -23,12 +23,6 @@ typed as (
     where doc_name is not null and page_number is not null
 ),
 
-candidates as (
-    {{ lakehouse.with_stored_versions('typed', 'page_id', columns) }}
-),
-
-final as (
-    {{ lakehouse.latest_version('candidates', 'page_id', columns) }}
-)
+{{ lakehouse.current_versions('typed', 'page_id', columns) }}
 
 select * from final

@@ -38,12 +38,6 @@ typed as (
       and {{ lakehouse.health_rule() }} is null
 ),
 
-candidates as (
-    {{ lakehouse.with_stored_versions('typed', 'record_id', columns) }}
-),
-
-final as (
-    {{ lakehouse.latest_version('candidates', 'record_id', columns) }}
-)
+{{ lakehouse.current_versions('typed', 'record_id', columns) }}
 
 select * from final
