@@ -137,6 +137,8 @@ def bulk(plan: Plan, workdir: Path, stamp: dict[str, Any]) -> list[Figure]:
         make("bulk", f"{label}: rows/s", headline["ours_rows_per_s"], "rows/s", baseline=headline["baseline_rows_per_s"],
              baseline_name="pyarrow CSV -> zstd Parquet", detail=headline, **stamp),
         make("bulk", f"{label}: ours / baseline", headline["ratio"], "x", at_least(0.7, "x"), detail=headline, **stamp),
+        make("bulk", f"{label}: ours / baseline by CPU time", headline["cpu_ratio"], "x", at_least(0.7, "x"),
+             baseline=None, detail=headline, **stamp),
         make("bulk", f"{label}: peak RSS", headline["ours_peak_rss_mb"], "MB", at_most(GIB_MB, "MB"),
              baseline=headline["baseline_peak_rss_mb"], baseline_name="pyarrow", detail=headline, **stamp),
     ]

@@ -16,7 +16,7 @@ import pytest
 
 from tests.benchmarks.__main__ import main
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
 EXPECTED_GROUPS = {"freshness", "burst", "bulk", "downstream"}
 
