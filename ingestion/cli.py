@@ -115,6 +115,7 @@ def _maintain(args: argparse.Namespace, settings: Settings) -> int:
     options = MaintenanceOptions(
         target_bytes=int(args.target_mb * (1 << 20)) if args.target_mb else DEFAULT_TARGET_BYTES,
         retain_last=args.retain_last,
+        max_snapshots=args.max_snapshots,
         expire_older_than=timedelta(hours=args.expire_older_than),
         orphan_older_than=timedelta(hours=args.orphan_older_than),
     )
@@ -148,6 +149,8 @@ def add_maintain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retain-last", type=int, default=5, help="snapshots always kept (default 5)")
     p.add_argument("--expire-older-than", type=float, default=24.0, metavar="HOURS",
                    help="expire snapshots older than this (default 24)")
+    p.add_argument("--max-snapshots", type=int, default=100,
+                   help="expire younger snapshots too beyond this many (default 100; see docs/ingestion.md)")
     p.add_argument("--orphan-older-than", type=float, default=24.0, metavar="HOURS",
                    help="remove unreferenced files older than this (default 24)")
     p.add_argument("--json", action="store_true")

@@ -71,3 +71,36 @@ def test_maintain_leaves_files_younger_than_the_cutoff(settings: Settings) -> No
     [report] = maintain(catalog, settings.bronze_namespace, table="ecoride_sales")
 
     assert in_flight.exists() and report.orphans_removed == 0
+
+
+def test_expiry_caps_young_snapshots_but_keeps_what_a_reader_planned_before_a_compaction_needs(
+        settings: Settings) -> None:
+    store = LocalObjectStore(settings.landing_dir)
+    catalog = open_catalog(settings)
+    objects = []
+
+    def load(n: int) -> None:
+        key = f"raw/ecoride/sales/s{n:02d}.csv"
+        store.put_bytes(key, CSV.format(n=n, d=1 + n % 28).encode())
+        objects.append(store.stat(key))
+        BronzeLoader(settings, store=store).load(objects[-1:])
+
+    young = MaintenanceOptions(orphan_older_than=timedelta(0), max_snapshots=5)  # every snapshot is young
+    for n in range(8):
+        load(n)
+    maintain(catalog, settings.bronze_namespace, table="ecoride_sales", options=young)  # compaction R1
+    table = catalog.load_table((settings.bronze_namespace, "ecoride_sales"))
+    before_compaction = table.current_snapshot().parent_snapshot_id  # A8: what a reader planned before R1 saw
+    for n in range(8, 16):
+        load(n)
+    [report] = maintain(catalog, settings.bronze_namespace, table="ecoride_sales", options=young)  # R2, then expiry
+
+    table = catalog.load_table((settings.bronze_namespace, "ecoride_sales"))
+    snapshots = {s.snapshot_id for s in table.snapshots()}
+    assert len(snapshots) == 6 and before_compaction in snapshots  # the newest 5, and R1's parent
+    assert report.snapshots_expired == 5 + 8 + 1 - 6  # the first run left 5 (A5..A8, R1), capped again
+    old_view = table.scan(snapshot_id=before_compaction).to_arrow()  # its files survived orphan removal
+    assert sorted(old_view.column("_source_key").to_pylist()) == sorted(o.key for o in objects[:8])
+    assert table.scan().to_arrow().num_rows == 16
+    ledger.forget_indexes()
+    assert BronzeLoader(settings, store=store).pending(objects) == []
