@@ -240,13 +240,25 @@ def figures_of(report: dict[str, Any]) -> list[Figure]:
     return [Figure(**f) for f in report["figures"]]
 
 
+def part_of(figure: dict[str, Any]) -> str:
+    """The part that made a figure (the scale curve's figures belong to streaming or bulk)."""
+    if figure["group"] == "scale":
+        return "bulk" if figure["name"].startswith("bulk") else "streaming"
+    return {"freshness": "streaming", "burst": "streaming"}.get(figure["group"], figure["group"])
+
+
 def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
-    """One report of several runs' parts (the first run's machine and date; each figure keeps its own)."""
-    first = reports[0]
+    """One report of parts run separately: each part's figures from the last report that ran it.
+
+    The report keeps the first run's machine and date; every figure keeps its own.
+    """
+    owner = {part: index for index, r in enumerate(reports) for part in r["parts"]}
+    parts = [p for p in PARTS if p in owner]
     return {
-        "quick": first["quick"], "parts": [p for r in reports for p in r["parts"]],
-        "part_seconds": {k: v for r in reports for k, v in r["part_seconds"].items()},
-        "machine": first["machine"], "date": first["date"],
-        "figures": [f for r in reports for f in r["figures"]],
-        "errors": {k: v for r in reports for k, v in r["errors"].items()},
+        "quick": reports[0]["quick"], "parts": parts,
+        "part_seconds": {p: reports[owner[p]]["part_seconds"].get(p) for p in parts},
+        "machine": reports[0]["machine"], "date": reports[0]["date"],
+        "figures": [f for p in parts for f in reports[owner[p]]["figures"] if part_of(f) == p],
+        "errors": {p: reports[owner[p]]["errors"][p] for p in parts if p in reports[owner[p]]["errors"]},
+        "merged_from": [{"date": r["date"], "parts": r["parts"]} for r in reports],
     }
