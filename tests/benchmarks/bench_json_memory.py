@@ -12,7 +12,8 @@ fresh child process so that each peak RSS (``ru_maxrss``) is that load's alone:
 * ``records`` — the old bound (before issue 9): 10,000 records a batch, however
   big (``BATCH_CHARS`` set out of reach; the rest of the parser unchanged).
 
-Both loads must give the same row count. Not part of the test run (pytest
+Wall time on a shared machine is noise; ``cpu_seconds`` (user + system of the
+load) is the figure to compare. Both loads must give the same row count. Not part of the test run (pytest
 collects ``test_*.py`` only).
 """
 
@@ -60,11 +61,14 @@ def load_once(source: Path, bound: str, workdir: Path) -> dict[str, object]:
     store = LocalObjectStore(settings.landing_dir)
     loader = BronzeLoader(settings, store=store)
     obj = store.stat(KEY)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    before, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     started = time.monotonic()
     (outcome,) = loader.load([obj])
     seconds = time.monotonic() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"bound": bound, "outcome": outcome.outcome, "rows": outcome.rows, "seconds": round(seconds, 1),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime - cpu, 1),
             "rss_before_load_mb": round(before / 1024), "peak_rss_mb": round(resource.getrusage(
                 resource.RUSAGE_SELF).ru_maxrss / 1024),
             "batch_records": json_parser.BATCH_RECORDS,
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     if args.child:
         bound, source = args.child
-        run = workdir / f"load-{bound}"
+        run = Path(tempfile.mkdtemp(prefix=f"load-{bound}-", dir=workdir))  # a fresh catalog every run
         print(json.dumps(load_once(Path(source), bound, run)))
         return 0
 
@@ -98,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                                check=True, capture_output=True, text=True)
         result = json.loads(child.stdout.strip().splitlines()[-1])
         results.append(result)
-        print(f"  {bound:>7} bound: {result['outcome']} {result['rows']} rows in {result['seconds']} s, "
+        print(f"  {bound:>7} bound: {result['outcome']} {result['rows']} rows in {result['seconds']} s "
+              f"({result['cpu_seconds']} s CPU), "
               f"peak RSS {result['peak_rss_mb']} MB (before the load {result['rss_before_load_mb']} MB)", flush=True)
     if len({r["rows"] for r in results}) != 1 or results[0]["rows"] != args.records:
         print("row counts differ", file=sys.stderr)
