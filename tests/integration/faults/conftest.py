@@ -295,14 +295,21 @@ def sales_accounting(settings: Settings, files: Mapping[str, bytes]) -> Accounti
     return account(expected_records(files), rows, reports)
 
 
-def wait_burst(settings: Settings, files: Mapping[str, bytes], alive: Callable[[], bool], timeout: float) -> Accounting:
-    """Poll until every file of the burst is accounted for (or timeout / the listener died)."""
-    deadline = time.monotonic() + timeout
+def wait_burst(settings: Settings, files: Mapping[str, bytes], alive: Callable[[], bool], timeout: float,
+               cap: float = 1200.0) -> Accounting:
+    """Poll until every file of the burst is accounted for, the listener died, or nothing settled
+    for ``timeout`` seconds (a slow but steady listener on a busy machine is given up to ``cap``)."""
+    started = time.monotonic()
+    deadline = started + timeout
     last: Accounting | None = None
-    while time.monotonic() < deadline and alive():
+    settled = -1
+    while time.monotonic() < min(deadline, started + cap) and alive():
         last = sales_accounting(settings, files) or last
         if last is not None and not last.lost:
             return last
+        if last is not None and len(files) - len(last.lost) > settled:  # progress: wait on
+            settled = len(files) - len(last.lost)
+            deadline = time.monotonic() + timeout
         time.sleep(1.0)
     final = sales_accounting(settings, files) or last
     assert final is not None, "bronze could not be read at the end"
