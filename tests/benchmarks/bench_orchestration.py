@@ -299,7 +299,10 @@ def run(n_drops: int = 20, quick: bool = False, sensor_interval: int | None = No
     try:
         bench.start()
         first = bench.first_build()
-        drops = [bench.drop(f) for f in files[:n_drops]]
+        drops = []
+        for relative in files[:n_drops]:
+            drops.append(bench.drop(relative))
+            print(f"drop {len(drops)}/{n_drops} {relative}: {drops[-1].commit_to_gold:.1f} s", file=sys.stderr, flush=True)
         bench.stop()  # the daemon idle would not interfere, but the CLI builds must be alone on the DuckDB file
         bench.daemon = None
         repeats = 1 if quick else 3
@@ -332,6 +335,48 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def from_state(work: Path, quick: bool = False) -> dict[str, Any]:
+    """The figures of an interrupted ``--keep`` run, from its state folder (instance + catalog).
+
+    The drops are the sensor's successful runs after the first (whole-graph) one;
+    commit -> gold ends at the run's end (the run publishes the DuckDB file before
+    it ends; a live read then adds ~0.2 s, run_end_to_gold = 0 here). The CLI builds
+    run afresh on that lakehouse (stop its daemon first).
+    """
+    bench = Bench(work, load_settings().sensor_interval_seconds)
+    os.environ["DAGSTER_HOME"] = str(bench.home)
+    bench.instance = dg.DagsterInstance.get()
+    runs = sorted(bench.instance.get_runs(filters=dg.RunsFilter(tags={SENSOR_NAME_TAG: SENSOR_NAME},
+                                                                 statuses=[dg.DagsterRunStatus.SUCCESS])),
+                  key=lambda r: bench.instance.get_run_record_by_id(r.run_id).create_timestamp)  # type: ignore[union-attr]
+    table_ = bench.lake.catalog.load_table((bench.settings.bronze_namespace, "ecoride_sales"))
+    snapshots = {snap.snapshot_id: snap for snap in table_.snapshots()}
+    first, later = runs[0], runs[1:]
+    drops = []
+    for run in later:
+        record = bench.instance.get_run_record_by_id(run.run_id)
+        assert record is not None and record.start_time is not None and record.end_time is not None
+        snapshot = snapshots[int(run.tags[TAG_SNAPSHOTS].split("=", 1)[1])]
+        committed, created = snapshot.timestamp_ms / 1000, record.create_timestamp.timestamp()
+        tick = bench.tick_time(run.run_id)
+        step_start, step_end = bench.step_times(run.run_id)
+        drops.append(Drop(
+            file=run.tags.get(TAG_SNAPSHOTS, ""), rows=int((snapshot.summary or {}).get("added-records", 0)),
+            commit_to_gold=record.end_time - committed, commit_to_tick=tick - committed,
+            tick_to_run_created=created - tick, created_to_started=record.start_time - created,
+            started_to_dbt_done=step_end - record.start_time, dbt_step=step_end - step_start,
+            dbt_done_to_run_end=record.end_time - step_end, run_end_to_gold=0.0, models_run=len(run.asset_selection or ()),
+        ))
+    first_record = bench.instance.get_run_record_by_id(first.run_id)
+    assert first_record is not None and first_record.end_time is not None
+    first_s = first_record.end_time - first_record.create_timestamp.timestamp()
+    repeats = 1 if quick else 3
+    full = [bench.dbt_build() for _ in range(repeats)]
+    selective = [bench.dbt_build("source:bronze.ecoride_sales+") for _ in range(repeats)]
+    bench.instance.dispose()
+    return summarise(drops, first_s, full, selective, graph_models(), bench.settings.sensor_interval_seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.bench_orchestration", description=__doc__.splitlines()[0])
     parser.add_argument("--drops", type=int, default=20)
@@ -339,8 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sensor-interval", type=int, default=None, help="seconds (default: the settings')")
     parser.add_argument("--keep", action="store_true", help="keep the temp state folder (logs, instance)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--from-state", type=Path, default=None,
+                        help="figures of an interrupted --keep run: its temp folder (bench-orchestration-*)")
     args = parser.parse_args(argv)
-    result = run(args.drops, args.quick, args.sensor_interval, args.keep)
+    if args.from_state:
+        result = from_state(args.from_state, args.quick)
+    else:
+        result = run(args.drops, args.quick, args.sensor_interval, args.keep)
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
