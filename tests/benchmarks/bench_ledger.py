@@ -116,8 +116,8 @@ def _per_file(layout: str, start: int, total: int) -> int:
     return 1000 if layout == "compacted" else CHUNK
 
 
-def build(table: Table, store: ObjectStore, total: int, layout: str) -> Table:
-    """N one-row source files: landed in the store and loaded into the table, CHUNK per commit."""
+def build(table: Table, store: ObjectStore, total: int, layout: str, land: bool = True) -> Table:
+    """N one-row source files: landed in the store (unless not ``land``) and loaded into the table, CHUNK per commit."""
     from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
 
     for start in range(0, total, CHUNK):
@@ -125,7 +125,9 @@ def build(table: Table, store: ObjectStore, total: int, layout: str) -> Table:
         etags = []
         for n in numbers:
             data = csv_of(n)
-            if isinstance(store, LocalObjectStore):  # what put_bytes does, one mkdir per folder
+            if not land:
+                etags.append(hashlib.sha256(data).hexdigest())
+            elif isinstance(store, LocalObjectStore):  # what put_bytes does, one mkdir per folder
                 path = store.root / key_of(n)
                 if n % 1000 == 0 or n == start:
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,12 +177,14 @@ class Subject:
     batch: list[SourceObject] = dataclasses.field(default_factory=list)
 
 
-def prepare(settings: Settings, store: ObjectStore, size: int, layout: str) -> Subject:
+def prepare(settings: Settings, store: ObjectStore, size: int, layout: str, land: bool = True) -> Subject:
     catalog = open_catalog(settings)
     spec = route(key_of(0))
     assert spec is not None
     table = open_table(catalog, spec, settings.bronze_namespace)
-    build_s, table = _timed(lambda: build(table, store, size, layout))
+    build_s, table = _timed(lambda: build(table, store, size, layout, land))
+    if not land:
+        store.put_bytes(key_of(0), csv_of(0))  # the cold check's probe
     loader = BronzeLoader(settings, catalog=catalog, store=store)
     return Subject(size, settings, store, catalog, loader, build_s)
 
@@ -209,17 +213,21 @@ def one_batch(subject: Subject, round_: int) -> None:
     subject.batch = batch
 
 
-def finish(subject: Subject, layout: str, old: ModuleType | None) -> dict:
+def finish(subject: Subject, layout: str, old: ModuleType | None, with_reconcile: bool = True) -> dict:
     """dup500, reconcile and the old ledger's check, after the rounds."""
     settings, store, loader, batch = subject.settings, subject.store, subject.loader, subject.batch
     dup_s, outcomes = _timed(lambda: loader.load(batch))
     assert all(o.outcome == "duplicate" for o in outcomes)
-    dispatcher = Dispatcher(loader, store, _NoLetters(), ListenerMetrics(), bucket=settings.bucket, origin="bench")
-    list(store.list("raw/"))  # warm the local store's hash cache (a long-running listener has it)
-    cpu = time.process_time()
-    rec_s, report = _timed(lambda: reconcile(store, loader, dispatcher, "raw/"))
-    rec_cpu = time.process_time() - cpu
-    assert not report.pending, report.pending[:3]
+    rec_s = rec_cpu = 0.0
+    listed = 1
+    if with_reconcile:
+        dispatcher = Dispatcher(loader, store, _NoLetters(), ListenerMetrics(), bucket=settings.bucket, origin="bench")
+        list(store.list("raw/"))  # warm the local store's hash cache (a long-running listener has it)
+        cpu = time.process_time()
+        rec_s, report = _timed(lambda: reconcile(store, loader, dispatcher, "raw/"))
+        rec_cpu = time.process_time() - cpu
+        assert not report.pending, report.pending[:3]
+        listed = report.listed
     spec = route(key_of(0))
     table = subject.catalog.load_table(spec.identifier(settings.bronze_namespace))  # type: ignore[attr-defined]
     data_files = sum(1 for _ in table.scan().plan_files())
@@ -227,8 +235,8 @@ def finish(subject: Subject, layout: str, old: ModuleType | None) -> dict:
               "cold_index_s": round(subject.cold_s, 3), "check500_s": round(min(subject.check), 4),
               "new500_s": round(min(subject.new), 3), "new500_median_s": round(statistics.median(subject.new), 3),
               "new500_cpu_s": round(min(subject.new_cpu), 3), "new500_all_s": [round(t, 3) for t in subject.new],
-              "dup500_s": round(dup_s, 3), "reconcile_us_per_object": round(rec_s / report.listed * 1e6, 1),
-              "reconcile_cpu_us_per_object": round(rec_cpu / report.listed * 1e6, 1), "listed": report.listed}
+              "dup500_s": round(dup_s, 3), "reconcile_us_per_object": round(rec_s / listed * 1e6, 1),
+              "reconcile_cpu_us_per_object": round(rec_cpu / listed * 1e6, 1), "listed": listed if with_reconcile else 0}
     if old is not None:
         pairs = [(o.key, o.etag) for o in batch]
         # Above 200 keys the old check reads both lineage columns of every data file, whatever the
@@ -266,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", choices=("mixed", "single", "compacted"), default="mixed")
     parser.add_argument("--repeats", type=int, default=5, help="500-file batches per size, interleaved (default 5)")
     parser.add_argument("--no-old", action="store_true", help="do not time the old ledger")
+    parser.add_argument("--no-reconcile", action="store_true",
+                        help="do not land the history in the store, nor time reconcile (a quick 1M table)")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args(argv)
@@ -276,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         subjects = []
         for size in sizes:
             settings, store = _backend(args.backend, load_settings(), Path(tmp))
-            subjects.append(prepare(settings, store, size, args.layout))
+            subjects.append(prepare(settings, store, size, args.layout, land=not args.no_reconcile))
             _log(f"built {size:,} in {subjects[-1].build_s:.0f}s")
         ledger.forget_indexes()
         for subject in subjects:
@@ -286,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                 one_batch(subject, round_)
             _log(f"round {round_}: " + ", ".join(f"{s.size:,}: {s.new[-1]:.2f}s" for s in subjects))
         for subject in subjects:
-            results.append(finish(subject, args.layout, old) | {"backend": args.backend})
+            results.append(finish(subject, args.layout, old, with_reconcile=not args.no_reconcile)
+                           | {"backend": args.backend})
             _log(json.dumps(results[-1]))
     _print(results)
     if args.json:
