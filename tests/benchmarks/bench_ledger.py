@@ -1,7 +1,7 @@
 """Benchmark: the ledger's cost against the table's history (DESIGN §5.8, issue 10).
 
     python -m tests.benchmarks.bench_ledger [--sizes 1000,10000,100000] [--huge] [--backend sqlite|nessie]
-                                            [--layout mixed|single|compacted] [--repeats 5] [--no-old] [--json PATH]
+                                            [--layout mixed|single|compacted] [--repeats 5] [--no-old] [--no-reconcile] [--json PATH]
 
 For each size N it builds a ``ecoride_sales`` table holding N loaded source
 files quickly (the rows are made in Arrow, not parsed; many files per
