@@ -27,7 +27,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from lakehouse import reasons
 from lakehouse.errors import PermanentError

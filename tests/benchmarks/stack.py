@@ -17,13 +17,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -33,31 +32,17 @@ from ingestion.writer import data_commits
 from lakehouse.services.manager import ServiceManager
 from lakehouse.services.minio import MinioService
 from lakehouse.settings import Settings
+from tests.ports import free_ports, private_stack_settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 PARTITIONS = 4  # the most listener instances the scale curve runs
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free right now (held open together so they differ)."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-
-
 @contextmanager
 def private_stack(base: Settings, workdir: Path, delivery: str = "queued") -> Iterator[ServiceManager]:
     """A second native stack on free ports (state under ``workdir``), stopped on exit."""
-    minio, console, kafka, controller, nessie, management = free_ports(6)
-    settings = dataclasses.replace(
-        base, mode="native", state_dir=workdir / ".lakehouse", event_delivery=delivery,
-        minio_port=minio, minio_console_port=console, kafka_port=kafka, kafka_controller_port=controller,
-        nessie_port=nessie, nessie_management_port=management, topic_partitions=PARTITIONS,
-        s3_endpoint_override="", kafka_bootstrap_override="", nessie_uri_override="",
-        bucket="lakehouse", bronze_namespace="bronze", listener_credentials="admin",
-    )
+    settings = private_stack_settings(base, workdir / ".lakehouse", event_delivery=delivery,
+                                      topic_partitions=PARTITIONS, listener_credentials="admin")
     manager = ServiceManager(settings)
     try:
         statuses = manager.up()

@@ -21,7 +21,7 @@ from lakehouse.errors import LakehouseError
 from lakehouse.services.manager import ServiceManager
 from lakehouse.services.minio import minio_client
 from lakehouse.settings import Settings
-from tests.benchmarks.bench_freshness import TABLE, sales_csv, wait_for_keys
+from tests.benchmarks.bench_freshness import sales_csv, wait_for_keys
 from tests.benchmarks.stack import listeners, private_stack, scenario, switch_delivery
 from tests.benchmarks.suite import warm_up
 from tests.conftest import running_in_ci

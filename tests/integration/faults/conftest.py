@@ -20,12 +20,10 @@ import dataclasses
 import io
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +39,7 @@ from lakehouse.services.minio import MinioService, minio_client
 from lakehouse.settings import Settings
 from tests.conftest import running_in_ci
 from tests.integration.listener.conftest import Bronze, position_group_at_end, record_count
+from tests.ports import private_stack_settings
 
 PROJECT = Path(__file__).resolve().parents[3]
 SAMPLE = PROJECT / "data" / "sample" / "raw"
@@ -54,26 +53,11 @@ SEED = int(os.environ.get("LAKEHOUSE_FAULTS_SEED", str(int(time.time()) % 100_00
 FIGURES: list[dict[str, object]] = []  # one line per scenario, printed at the end of the session
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free right now (held open together so they differ)."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-
-
 @pytest.fixture(scope="session")
 def fault_stack(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceManager]:
     """A second native stack (its own ports and state folder), up for the whole session."""
-    minio, console, kafka, controller, nessie, management = free_ports(6)
-    settings = dataclasses.replace(
-        base_settings, mode="native", state_dir=tmp_path_factory.mktemp("fault-stack") / ".lakehouse",
-        minio_port=minio, minio_console_port=console, kafka_port=kafka, kafka_controller_port=controller,
-        nessie_port=nessie, nessie_management_port=management,
-        s3_endpoint_override="", kafka_bootstrap_override="", nessie_uri_override="",
-        bucket="lakehouse", consumer_group="lakehouse-listener", bronze_namespace="bronze",
-    )
+    settings = private_stack_settings(base_settings, tmp_path_factory.mktemp("fault-stack") / ".lakehouse",
+                                      consumer_group="lakehouse-listener")
     manager = ServiceManager(settings)
     started = time.monotonic()
     try:

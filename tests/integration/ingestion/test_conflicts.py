@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from ingestion import ledger, loader as loader_module
-from ingestion.loader import COMMIT_ATTEMPTS, BronzeLoader
+from ingestion.loader import COMMIT_ATTEMPTS
 from ingestion.pipeline import FileReader
 from ingestion.writer import GroupWrite
 from lakehouse.errors import RetryableError

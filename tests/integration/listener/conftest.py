@@ -17,7 +17,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -43,6 +42,7 @@ from lakehouse.settings import Settings
 from listener.app import build_listener
 from listener.config import ListenerConfig
 from listener.service import Listener
+from tests.ports import free_port
 
 PROJECT = Path(__file__).resolve().parents[3]
 SAMPLE = PROJECT / "data" / "sample"
@@ -224,12 +224,6 @@ def running_listener(settings: Settings, **overrides: Any) -> Iterator[Listener]
 def wait_for_partitions(listener: Listener, timeout: float = 30.0) -> None:
     """Kafka source: wait until the group gave this listener its partitions."""
     wait_for("partition assignment", lambda: listener.source.status().get("assigned"), timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def listener_env(settings: Settings) -> dict[str, str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from tests.ports import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 LOCATION = "orchestration.definitions"
@@ -46,12 +47,6 @@ query Runs($filter: RunsFilter) {
   }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class DagsterDev:

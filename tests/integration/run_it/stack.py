@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.ports import free_ports  # noqa: F401  (the run-it tests import it from here)
+
 PROJECT = Path(__file__).resolve().parents[3]
 SALES_HEADER = "sale_id,customer_id,vehicle_id,model_id,sale_date,sale_price_usd,discount_usd,payment_method,dealership,state"
 # Marks every process a test's stack starts (inherited through the environment), to find leftovers.
 MARKER = "LAKEHOUSE_UP_TEST"
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free right now (held open together so they differ)."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
 
 
 def sale_file(folder: Path, sale_id: str, month: str, vehicle: int) -> Path:
