@@ -40,6 +40,7 @@ from pathlib import Path
 import requests
 
 from lakehouse.errors import LakehouseError
+from lakehouse.services.process import pid_alive, signal_group
 from lakehouse.settings import Settings
 from lakehouse.state import private_dir, write_private
 
@@ -74,20 +75,13 @@ class Child:
         if not self.alive():
             return
         assert self.popen is not None
-        _signal_group(self.popen.pid, signal.SIGTERM)
+        signal_group(self.popen.pid, signal.SIGTERM)
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             log.warning("%s did not stop in %.0fs: killing it", self.name, timeout)
-            _signal_group(self.popen.pid, signal.SIGKILL)
+            signal_group(self.popen.pid, signal.SIGKILL)
             self.popen.wait(10)
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def dagster_home(settings: Settings) -> Path:
@@ -340,17 +334,10 @@ def _wait_gone(pids: list[int], timeout: float) -> list[int]:
     """Wait until none of ``pids`` runs; returns those still running after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
-        pids = [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
+        pids = [p for p in pids if pid_alive(p)]
         if not pids or time.monotonic() >= deadline:
             return pids
         time.sleep(0.2)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def up_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -389,7 +376,7 @@ def down_command(args: argparse.Namespace, settings: Settings) -> int:
             os.kill(ours["up"], signal.SIGTERM)
         else:
             for pid in ours.values():
-                _signal_group(pid, signal.SIGTERM)
+                signal_group(pid, signal.SIGTERM)
         left = _wait_gone(list(ours.values()), STOP_TIMEOUT_S * (len(ours) + 1))
         if left:
             raise LakehouseError(f"pids {', '.join(map(str, left))} did not stop within the timeout; see {settings.state_dir / 'logs'}/")

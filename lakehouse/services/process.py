@@ -55,7 +55,7 @@ class ManagedProcess:
             pid, marker = int(info["pid"]), str(info["marker"])
         except (OSError, ValueError, KeyError):
             return None
-        if not _alive(pid):
+        if not pid_alive(pid):
             return None
         cmdline = _cmdline(pid)
         return pid if cmdline == "" or (cmdline is not None and marker in cmdline) else None
@@ -79,14 +79,14 @@ class ManagedProcess:
         pid = self.read_pid()
         if pid is None:
             return False
-        _signal_group(pid, signal.SIGTERM)
+        signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and pid_alive(pid):
             time.sleep(0.2)
-        if _alive(pid):
+        if pid_alive(pid):
             log.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
-            _signal_group(pid, signal.SIGKILL)
-            while _alive(pid):
+            signal_group(pid, signal.SIGKILL)
+            while pid_alive(pid):
                 time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
         return True
@@ -106,7 +106,8 @@ def _cmdline(pid: int) -> str | None:
     return raw.replace(b"\0", b" ").decode(errors="replace")
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
     child = _CHILDREN.get(pid)
     if child is not None:
         if child.poll() is None:
@@ -120,7 +121,8 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal ``pid``'s process group (it was started as a session leader); gone is fine."""
     try:
         os.killpg(pid, sig)  # the service was started as its own session leader
     except ProcessLookupError:
