@@ -18,7 +18,7 @@ from orchestration.dbt import build_dbt_assets, full_rebuild_job
 from orchestration.dbt_cli import run_target_path
 from orchestration.lineage import ModelGraph
 from orchestration.project import dbt_project
-from orchestration.resources import dbt_env, dbt_resource
+from orchestration.resources import dbt_resource
 from orchestration.sensors import build_bronze_sensor
 
 # "Materialize all" in the UI runs the implicit asset job: the sensor waits for it too.
@@ -28,7 +28,7 @@ IMPLICIT_ASSET_JOB = "__ASSET_JOB"
 def build_definitions(settings: Settings, target_path: Path | str = "target") -> dg.Definitions:
     """Bronze specs + dbt assets + the full_rebuild job + bronze_sensor, for these settings."""
     project = dbt_project(settings, target_path)
-    dbt_models = build_dbt_assets(project, dbt_env(settings))
+    dbt_models = build_dbt_assets(project, settings)
     full_rebuild = full_rebuild_job(dbt_models)
     sensor = build_bronze_sensor(
         open_catalog=functools.cache(lambda: open_catalog(settings)),  # one catalog per code server

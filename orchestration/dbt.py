@@ -11,18 +11,18 @@ error-severity test blocks the models downstream of the one it tests.
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from lakehouse.errors import LakehouseError
-from lakehouse.settings import load_settings
+from lakehouse.settings import Settings
 from lakehouse.state import private_dir
 from orchestration.bronze import BRONZE_GROUP, bronze_key
 from orchestration.project import require_manifest
-from warehouse.dbt import publish
+from orchestration.resources import dbt_env
+from warehouse.dbt import duckdb_path, publish
 
 DBT_ASSETS_NAME = "dbt_models"
 # One dbt process at a time: a DuckDB file has one writer. The sensor already waits
@@ -83,7 +83,7 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def build_dbt_assets(project: DbtProject, dbt_env: Mapping[str, str]) -> dg.AssetsDefinition:
+def build_dbt_assets(project: DbtProject, settings: Settings) -> dg.AssetsDefinition:
     """The dbt models as one multi-asset whose body streams ``dbt build``, then publishes the DuckDB file.
 
     Publishing (``warehouse.dbt.publish``, as ``lakehouse transform`` does) lets
@@ -100,14 +100,13 @@ def build_dbt_assets(project: DbtProject, dbt_env: Mapping[str, str]) -> dg.Asse
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig) -> Iterator[Any]:
         if project.target == "duckdb":  # DuckDB creates its file, not the folder (a fresh native lakehouse has none)
-            private_dir(Path(dbt_env["LAKEHOUSE_DUCKDB_PATH"]).parent)
-        with environment(dbt_env):  # settings -> LAKEHOUSE_* for the dbt plugin and profiles.yml
+            private_dir(duckdb_path(settings).parent)
+        with environment(dbt_env(settings)):  # settings -> LAKEHOUSE_* for the dbt plugin and profiles.yml
             invocation = dbt.cli(dbt_build_args(config), context=context)
         yield from invocation.stream()
         if project.target == "duckdb":
-            # The settings the dbt process ran with: this environment with dbt_env over it.
             try:
-                published = publish(load_settings({**os.environ, **dbt_env}))
+                published = publish(settings)
             except LakehouseError as exc:  # the models are built; readers fall back to the live file
                 context.log.warning(f"dbt built the models but publishing them for `lakehouse query` failed: {exc}")
             else:
