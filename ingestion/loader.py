@@ -21,9 +21,13 @@ backfill, a compaction) keeps the data files already written: the group is
 checked again against the newer snapshot — the ledger index reads only what
 that commit added — files the other writer loaded become duplicates (their
 data files are deleted) and the rest is committed without parsing anything
-again. Restarts caused by a quarantined file's schema change are not
-conflicts and do not use the conflict budget: each one settles a file, so
-they end.
+again. Each conflict divides how many of the written files the next attempt
+commits by ``SHARE_FACTOR`` (the rest wait, still written, for the next commit
+of the same call; each success multiplies it again): a large batch against another instance's
+stream of small commits makes progress at the size that wins the race, instead
+of losing every race with a commit as large as the batch. Restarts caused by a
+quarantined file's schema change are not conflicts and do not use the conflict
+budget: each one settles a file, so they end.
 """
 
 from __future__ import annotations
@@ -71,6 +75,9 @@ log = logging.getLogger(__name__)
 COMMIT_ATTEMPTS = 8
 CONFLICT_PAUSE_S = 0.02  # times the conflicts so far: the upper bound of the random pause
 KEEP_FILES = 20_000  # written files kept for the retry of a conflicted batch
+# A conflict divides what the next commit of the group may carry by this, a commit that goes
+# through multiplies it again: within COMMIT_ATTEMPTS a 20,000-file group is down to a few files.
+SHARE_FACTOR = 4
 LOADED = "loaded"
 # Errors that mean "a service is unreachable or overloaded", never "bad input".
 # requests' ConnectionError is an OSError; so are pyarrow's S3 errors.
@@ -123,6 +130,9 @@ class BronzeLoader:
         # Files written by a group that gave up after COMMIT_ATTEMPTS conflicts, by (table, key, etag):
         # the caller retries the batch, and the retry adopts them instead of parsing again.
         self._kept: OrderedDict[tuple[str, str, str], StagedFile] = OrderedDict()
+        # What such a group had committed in parts before it gave up: the retry reports these
+        # files as loaded (by this batch), not as duplicates of itself.
+        self._committed: OrderedDict[tuple[str, str, str], FileOutcome] = OrderedDict()
 
     @property
     def catalog(self) -> Catalog:
@@ -216,19 +226,25 @@ class BronzeLoader:
             earlier = self._kept.pop((spec.table, obj.key, obj.etag), None)
             if earlier is not None:
                 staged[index] = earlier
-        conflicts = 0
+            committed = self._committed.pop((spec.table, obj.key, obj.etag), None)
+            if committed is not None:
+                done[index] = committed
+        conflicts = 0  # in a row, since the last commit that went through
+        share = len(items)  # how many written files the next commit may carry
         table: Table | None = None
         try:
             while True:
                 try:
                     with outages_are_retryable(f"loading into {self.qualified(spec)}"):
                         table = open_table(self.catalog, spec, self.settings.bronze_namespace)
-                        self._attempt(spec, table, items, done, staged, known, retry, records)
-                        return done
+                        if self._attempt(spec, table, items, done, staged, known, retry, records, share):
+                            return done
+                    conflicts, share = 0, min(len(items), share * SHARE_FACTOR)  # a part went through: grow again
                 except CommitFailedException as exc:
                     conflicts += 1
+                    share = max(1, share // SHARE_FACTOR)
                     if conflicts >= COMMIT_ATTEMPTS:
-                        self._keep(spec, table, staged)
+                        self._keep(spec, table, staged, done)
                         staged = {}
                         raise RetryableError(f"{self.qualified(spec)}: {COMMIT_ATTEMPTS} commits in a row "
                                              "conflicted with other writers (written files kept for the retry)") from exc
@@ -240,52 +256,77 @@ class BronzeLoader:
                     log.info("building %s's commit again without a quarantined file's schema change",
                              self.qualified(spec))
         except BaseException:
-            if table is not None:  # nothing was committed: the written data files are orphans
+            if table is not None:  # the staged files are in no commit: orphans
                 delete_files(table, [f for s in staged.values() for f in s.files])
             raise
 
-    def _keep(self, spec: DatasetSpec, table: Table | None, staged: dict[int, StagedFile]) -> None:
-        """Keep a conflicted group's written files for the retry of its batch (the oldest go beyond KEEP_FILES)."""
+    def _keep(self, spec: DatasetSpec, table: Table | None, staged: dict[int, StagedFile],
+              done: dict[int, FileOutcome]) -> None:
+        """Keep a conflicted group's written files, and what its parts committed, for the retry of its batch
+        (the oldest go beyond KEEP_FILES)."""
         for file in staged.values():
             self._kept[(spec.table, file.obj.key, file.obj.etag)] = file
+        for outcome in done.values():  # rows in the table; a zero-row file is simply loaded again
+            if outcome.outcome == LOADED and outcome.rows:
+                self._committed[(spec.table, outcome.key, outcome.etag)] = outcome
+        while len(self._committed) > KEEP_FILES:
+            self._committed.popitem(last=False)
         while len(self._kept) > KEEP_FILES:
             _, old = self._kept.popitem(last=False)
             if table is not None:
                 delete_files(table, old.files)
 
     def _attempt(self, spec: DatasetSpec, table: Table, items: list[Item], done: dict[int, FileOutcome],
-                 staged: dict[int, StagedFile], known: OutcomeIndex, retry: bool, records: list[Outcome]) -> None:
+                 staged: dict[int, StagedFile], known: OutcomeIndex, retry: bool, records: list[Outcome],
+                 share: int) -> bool:
+        """Build and commit the group; True when every item is settled.
+
+        At most ``share`` of the files written by earlier attempts go into this
+        commit; the others stay written in ``staged`` for the next attempt
+        (False is returned then).
+        """
         todo = [(i, o) for i, o in items if i not in done]
         states = self._states(table, spec, (o for _, o in todo), known)
         group = GroupWrite(table, spec)
         ingested_at = datetime.now(timezone.utc)
         seen: set[tuple[str, str]] = set()
-        for index, obj in todo:
-            pair = (obj.key, obj.etag)
-            state = states.get(pair)
-            earlier = staged.pop(index, None)
-            if earlier is not None:
-                if state in (LOADED, EMPTY):  # another writer committed it meanwhile
-                    delete_files(table, earlier.files)
-                elif group.adopt(earlier):
-                    staged[index] = earlier
-                    seen.add(pair)
+        waiting: dict[int, StagedFile] = {}  # written, beyond this commit's share
+        adopted = 0  # files written by earlier attempts, in this commit
+        try:
+            for index, obj in todo:
+                pair = (obj.key, obj.etag)
+                state = states.get(pair)
+                earlier = staged.pop(index, None)
+                if earlier is not None:
+                    if state in (LOADED, EMPTY):  # another writer committed it meanwhile
+                        delete_files(table, earlier.files)
+                    elif adopted >= share:
+                        waiting[index] = earlier
+                        seen.add(pair)
+                        continue
+                    elif group.adopt(earlier):
+                        staged[index] = earlier
+                        adopted += 1
+                        seen.add(pair)
+                        continue
+                    else:
+                        delete_files(table, earlier.files)  # the schema moved under it: parse it again
+                if pair in seen or state in (LOADED, EMPTY) or (state == QUARANTINED and not retry):
+                    done[index] = self._outcome(spec, obj, "duplicate", 0, 0.0)
                     continue
+                seen.add(pair)
+                schema_before = group.schema_id
+                result = self._stage(spec, group, obj, ingested_at, records)
+                if isinstance(result, StagedFile):
+                    staged[index] = result
                 else:
-                    delete_files(table, earlier.files)  # the schema moved under it: parse it again
-            if pair in seen or state in (LOADED, EMPTY) or (state == QUARANTINED and not retry):
-                done[index] = self._outcome(spec, obj, "duplicate", 0, 0.0)
-                continue
-            seen.add(pair)
-            schema_before = group.schema_id
-            result = self._stage(spec, group, obj, ingested_at, records)
-            if isinstance(result, StagedFile):
-                staged[index] = result
-            else:
-                done[index] = result
-                if group.schema_id != schema_before:
-                    raise _Restart()
-        self._commit(spec, group, staged, done, records)
+                    done[index] = result
+                    if group.schema_id != schema_before:
+                        raise _Restart()
+            self._commit(spec, group, staged, done, records)
+        finally:  # committed or not, the waiting files are still written and not yet in the table
+            staged.update(waiting)
+        return not waiting
 
     def _stage(self, spec: DatasetSpec, group: GroupWrite, obj: SourceObject, ingested_at: datetime,
                records: list[Outcome]) -> StagedFile | FileOutcome:

@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from ingestion import ledger, loader as loader_module
-from ingestion.loader import COMMIT_ATTEMPTS
+from ingestion.loader import COMMIT_ATTEMPTS, SHARE_FACTOR
 from ingestion.pipeline import FileReader
 from ingestion.writer import GroupWrite
 from lakehouse.errors import RetryableError
@@ -55,15 +55,23 @@ def test_a_large_batch_that_loses_every_race_for_two_calls_keeps_its_files_and_c
     other = backend.loader()  # a second instance: its own catalog use, its own commits
     commit = GroupWrite.commit
     refreshes: list[tuple[int, int, int]] = []
+    sizes: list[int] = []  # files in each commit the large batch's loader tried
     turn = iter(small)
+    racing = False
 
     def a_small_batch_commits_first(self: GroupWrite, files: int):  # noqa: ANN202
-        if files == LARGE:  # the large batch is about to commit: the other instance wins the race
+        nonlocal racing
+        if not racing:  # the large batch's loader is about to commit: the other instance wins the race
+            sizes.append(files)
             stats = ledger.index_for(self.table).last  # the refresh this attempt's check made
             refreshes.append((stats.manifests_read, stats.manifests_dropped, stats.data_files_read))
             obj = next(turn, None)
             if obj is not None:
-                assert [o.outcome for o in other.load([obj])] == ["loaded"]
+                racing = True
+                try:
+                    assert [o.outcome for o in other.load([obj])] == ["loaded"]
+                finally:
+                    racing = False
         return commit(self, files)
 
     monkeypatch.setattr(GroupWrite, "commit", a_small_batch_commits_first)
@@ -71,13 +79,19 @@ def test_a_large_batch_that_loses_every_race_for_two_calls_keeps_its_files_and_c
     with pytest.raises(RetryableError, match="conflicted"):
         first.load(large)  # COMMIT_ATTEMPTS conflicts in a row: bounded, gives up for now
     assert len(first._kept) == LARGE  # its written files are kept (none deleted) ...
+    # Each conflict divided what the next attempt committed (the rest stayed written).
+    assert sizes == [max(1, LARGE // SHARE_FACTOR ** i) for i in range(COMMIT_ATTEMPTS)]
+    del sizes[:]
     outcomes = first.load(large)  # ... and the retry (the listener's) re-uses them: two more conflicts, then it commits
 
     assert {o.outcome for o in outcomes} == {"loaded"}
     assert all(parsed[o.key] == 1 for o in large), "a large-batch file was parsed twice"
     assert _rows_per_key(backend) == Counter({o.key: 1 for o in large + small})
-    assert len(refreshes) == COMMIT_ATTEMPTS + 3
-    for manifests_read, _, data_files_read in refreshes[1:]:  # each re-check read only the other's new commit
+    # Lost twice (200, then 50 files), then in growing parts: 12 went through, then 48, then the last 140.
+    third = LARGE // SHARE_FACTOR ** 2
+    assert sizes == [LARGE, LARGE // SHARE_FACTOR, third, third * SHARE_FACTOR, LARGE - third - third * SHARE_FACTOR]
+    assert len(refreshes) == COMMIT_ATTEMPTS + 5
+    for manifests_read, _, data_files_read in refreshes[1:]:  # each re-check read only the newest commit
         assert manifests_read <= 2 and data_files_read == 0, refreshes
 
 
@@ -138,5 +152,5 @@ def test_a_large_batch_commits_while_a_second_loader_streams_small_batches_into_
     rows = _rows_per_key(backend)
     assert all(rows[o.key] == 1 for o in large) and sum(rows.values()) == LARGE + len(streamed)
     assert len(streamed) > attempts[0]  # the stream was committing while the large batch tried
-    print(f"\nCONFLICTS ({backend.name}): large batch of {LARGE} committed at attempt {len(attempts)} in {calls} "
+    print(f"\nCONFLICTS ({backend.name}): large batch of {LARGE} committed after {len(attempts)} full-size attempt(s), in {calls} "
           f"call(s); the other loader committed {len(streamed)} small batches meanwhile")
