@@ -31,7 +31,7 @@ def run(settings: Settings, files: int, rows: int = 100, workers: int = 16) -> d
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(put, payloads.items()))
     uploaded = time.time() - started
-    committed = wait_for_keys(settings, set(payloads), timeout=max(120.0, files * 0.5))
+    committed = wait_for_keys(settings, set(payloads), timeout=max(120.0, files * 0.5), rows=rows_before + files * rows)
     rows_after, commits_after = table_facts(settings, TABLE)
     table_rows, commits = rows_after - rows_before, commits_after - commits_before
     seconds = (max(committed.values()) - started) if committed else float("nan")

@@ -14,7 +14,8 @@ import time
 
 from lakehouse.services.minio import minio_client
 from lakehouse.settings import Settings
-from tests.benchmarks.stack import commit_times
+from tests.benchmarks.figures import percentile
+from tests.benchmarks.stack import commit_times, table_facts
 
 TABLE = "ecoride_sales"
 HEADER = "sale_id,customer_id,vehicle_id,model_id,sale_date,sale_price_usd,discount_usd,payment_method,dealership,state\n"
@@ -29,28 +30,24 @@ def sales_csv(tag: str, rows: int) -> bytes:
     return (HEADER + body).encode()
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The ``q`` quantile (0..1) of non-empty ``values``, interpolated linearly between ranks."""
-    ordered = sorted(values)
-    rank = q * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+def wait_for_keys(settings: Settings, keys: set[str], timeout: float, rows: int) -> dict[str, float]:
+    """Commit times of ``keys`` once the table holds ``rows`` rows (or what there is at ``timeout``).
 
-
-def wait_for_keys(settings: Settings, keys: set[str], timeout: float) -> dict[str, float]:
-    """Commit times of ``keys`` once all are committed (or what there is at ``timeout``)."""
+    While waiting it reads only the current snapshot's row count (metadata): the
+    commit times page Nessie's history and read every manifest, once, at the end,
+    so the measurement is not disturbed by the measuring.
+    """
     deadline = time.monotonic() + timeout
-    while True:
-        times = commit_times(settings, TABLE)
-        if keys <= times.keys() or time.monotonic() > deadline:
-            return {k: v for k, v in times.items() if k in keys}
-        time.sleep(1.0)
+    while table_facts(settings, TABLE)[0] < rows and time.monotonic() < deadline:
+        time.sleep(0.5)
+    times = commit_times(settings, TABLE)
+    return {k: v for k, v in times.items() if k in keys}
 
 
 def run(settings: Settings, uploads: int, max_pause_s: float = 3.0, seed: int = 14, rows: int = 20) -> dict:
     """Upload ``uploads`` files one after another; the latency figures in seconds."""
     client, rng = minio_client(settings), random.Random(seed)
+    rows_before = table_facts(settings, TABLE)[0]
     returned: dict[str, float] = {}
     for n in range(uploads):
         key = f"raw/ecoride/sales/bench/fresh/sales_{n:05d}.csv"
@@ -58,7 +55,7 @@ def run(settings: Settings, uploads: int, max_pause_s: float = 3.0, seed: int = 
         client.put_object(settings.bucket, key, io.BytesIO(data), len(data))
         returned[key] = time.time()
         time.sleep(rng.uniform(0, max_pause_s))
-    committed = wait_for_keys(settings, set(returned), timeout=120.0)
+    committed = wait_for_keys(settings, set(returned), timeout=120.0, rows=rows_before + uploads * rows)
     latencies = [committed[k] - returned[k] for k in returned if k in committed]
     result = {"uploads": uploads, "committed": len(committed)}
     if latencies:

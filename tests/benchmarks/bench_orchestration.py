@@ -43,10 +43,10 @@ from lakehouse.settings import Settings, load_settings
 from orchestration.dbt import dbt_build_args, DbtBuildConfig
 from orchestration.dev import dagster_home
 from orchestration.prepare import prepare
-from orchestration.resources import dbt_env
 from orchestration.sensors import SENSOR_NAME, SENSOR_NAME_TAG, TAG_SNAPSHOTS
+from tests.benchmarks.figures import percentile
 from tests.integration.orchestration.lake import SAMPLE_RAW, Lake
-from warehouse.dbt import run_dbt
+from warehouse.dbt import duckdb_path, run_dbt
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ("ecoride/vehicles/vehicles.csv", "ecoride/customers/customers.csv")
@@ -60,13 +60,6 @@ def monthly_sales() -> list[str]:
     """The sample's monthly sales files after the first one, oldest first (re-sent files left out)."""
     files = sorted(p.name for p in (SAMPLE_RAW / "ecoride" / "sales").glob("sales_????-??.csv"))
     return [f"ecoride/sales/{name}" for name in files if f"ecoride/sales/{name}" != FIRST]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1]
 
 
 def wait(what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
@@ -148,6 +141,7 @@ class Bench:
             self.daemon.stop()
         if self.instance is not None:
             self.instance.dispose()
+            self.instance = None
 
     # -- reading the instance -------------------------------------------------
     def sensor_run(self, snapshot_id: int) -> dg.DagsterRun | None:
@@ -187,7 +181,7 @@ class Bench:
 
     def month_units(self, month: str) -> int | None:
         """Units of ``month`` in gold.sales_monthly, or None while dbt still holds the file."""
-        path = dbt_env(self.settings)["LAKEHOUSE_DUCKDB_PATH"]
+        path = str(duckdb_path(self.settings))
         try:
             with duckdb.connect(path, read_only=True) as con:
                 (units,) = con.sql("select coalesce(sum(units), 0) from gold.sales_monthly "
@@ -269,8 +263,8 @@ def summarise(drops: list[Drop], first_s: float, full_s: list[float], selective_
     return {
         "drops": len(drops),
         "sensor_interval_s": sensor_interval,
-        "commit_to_gold_p50_s": round(percentile(latency, 50), 2),
-        "commit_to_gold_p95_s": round(percentile(latency, 95), 2),
+        "commit_to_gold_p50_s": round(percentile(latency, 0.50), 2),
+        "commit_to_gold_p95_s": round(percentile(latency, 0.95), 2),
         "commit_to_gold_max_s": round(max(latency), 2),
         "legs_p50_s": {k: round(v, 2) for k, v in legs.items()},
         "models_run_p50": statistics.median(d.models_run for d in drops),

@@ -91,3 +91,12 @@ def table(figures: list[Figure]) -> str:
     rows = [header, ["---"] * len(header)] + [f.row() for f in figures]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     return "\n".join("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of non-empty ``values``, interpolated linearly between ranks."""
+    ordered = sorted(values)
+    rank = q * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)

@@ -32,6 +32,7 @@ from ingestion.writer import data_commits
 from lakehouse.services.manager import ServiceManager
 from lakehouse.services.minio import MinioService
 from lakehouse.settings import Settings
+from tests.integration.listener.conftest import listener_env
 from tests.ports import free_ports, private_stack_settings
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -73,18 +74,6 @@ def scenario(settings: Settings, name: str) -> Settings:
 
 
 # ---- listeners ----------------------------------------------------------------------
-def listener_env(settings: Settings) -> dict[str, str]:
-    """``settings`` as LAKEHOUSE_* variables for a listener in another process."""
-    return dict(
-        os.environ,
-        LAKEHOUSE_MODE=settings.mode, LAKEHOUSE_STATE_DIR=str(settings.state_dir), LAKEHOUSE_BUCKET=settings.bucket,
-        LAKEHOUSE_CONSUMER_GROUP=settings.consumer_group, LAKEHOUSE_BRONZE_NAMESPACE=settings.bronze_namespace,
-        LAKEHOUSE_S3_ENDPOINT=settings.s3_endpoint, LAKEHOUSE_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
-        LAKEHOUSE_NESSIE_URI=settings.nessie_uri, LAKEHOUSE_EVENT_DELIVERY=settings.event_delivery,
-        LAKEHOUSE_LISTENER_CREDENTIALS="admin",
-    )
-
-
 def _health(port: int) -> dict:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:

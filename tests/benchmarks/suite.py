@@ -16,7 +16,6 @@ A part that fails is reported (``errors``) and the others still run.
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import logging
@@ -35,7 +34,7 @@ from lakehouse.settings import Settings, load_settings
 from tests.benchmarks import bench_bulk, bench_burst, bench_freshness
 from tests.benchmarks.bench_bronze_csv import build_csv
 from tests.benchmarks.figures import Figure, at_least, at_most, machine, make, now
-from tests.benchmarks.stack import PROJECT, commit_times, listeners, private_stack, scenario, switch_delivery
+from tests.benchmarks.stack import PROJECT, listeners, private_stack, scenario, switch_delivery, table_facts
 
 log = logging.getLogger(__name__)
 GIB_MB = 1024.0
@@ -75,7 +74,7 @@ def warm_up(settings: Settings, attempts: int = 12) -> None:
         client.put_object(settings.bucket, key, io.BytesIO(data), len(data))
         deadline = time.monotonic() + 8.0
         while time.monotonic() < deadline:
-            if commit_times(settings, bench_freshness.TABLE):
+            if table_facts(settings, bench_freshness.TABLE)[0]:
                 return
             time.sleep(0.5)
     raise RuntimeError(f"no warm-up file reached bronze in {attempts} attempts")
@@ -158,11 +157,9 @@ def bulk(plan: Plan, workdir: Path, stamp: dict[str, Any]) -> list[Figure]:
 
 # ---- downstream and ledger ----------------------------------------------------------
 def downstream(plan: Plan, stamp: dict[str, Any]) -> list[Figure]:
-    try:
-        orchestration = importlib.import_module("tests.benchmarks.bench_orchestration")
-    except ImportError as exc:
-        raise RuntimeError(f"bench_orchestration is not importable: {exc}") from exc
-    result = orchestration.run(n_drops=plan.drops, quick=plan.quick)
+    from tests.benchmarks import bench_orchestration  # noqa: PLC0415 - Dagster, only for this part
+
+    result = bench_orchestration.run(n_drops=plan.drops, quick=plan.quick)
     result = {k: v for k, v in result.items() if k != "per_drop"}
     print(f"  downstream: {result}", file=sys.stderr, flush=True)
     return [

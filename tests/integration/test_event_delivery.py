@@ -21,8 +21,8 @@ from lakehouse.errors import LakehouseError
 from lakehouse.services.manager import ServiceManager
 from lakehouse.services.minio import minio_client
 from lakehouse.settings import Settings
-from tests.benchmarks.bench_freshness import sales_csv, wait_for_keys
-from tests.benchmarks.stack import listeners, private_stack, scenario, switch_delivery
+from tests.benchmarks.bench_freshness import TABLE, sales_csv, wait_for_keys
+from tests.benchmarks.stack import listeners, private_stack, scenario, switch_delivery, table_facts
 from tests.benchmarks.suite import warm_up
 from tests.conftest import running_in_ci
 
@@ -48,11 +48,14 @@ def _minio_environment(manager: ServiceManager) -> str:
     return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
 
 
+ROWS = 3  # per uploaded file
+
+
 def _upload(settings: Settings, names: list[str]) -> set[str]:
     client = minio_client(settings)
     keys = set()
     for name in names:
-        key, data = f"raw/ecoride/sales/delivery/{name}.csv", sales_csv(name, 3)
+        key, data = f"raw/ecoride/sales/delivery/{name}.csv", sales_csv(name, ROWS)
         client.put_object(settings.bucket, key, io.BytesIO(data), len(data))
         keys.add(key)
     return keys
@@ -68,8 +71,9 @@ def test_each_delivery_mode_brings_every_upload_to_bronze_through_its_event(
     # No periodic reconcile: only events can bring the files.
     with listeners(settings, 1, tmp_path, "--replay-interval", "0"):
         warm_up(settings)  # MinIO's producer is connected (direct drops the events of its first moments)
+        rows = table_facts(settings, TABLE)[0] + 5 * ROWS
         keys = _upload(settings, [f"{delivery}{n}" for n in range(5)])
-        committed = wait_for_keys(settings, keys, timeout=45.0)
+        committed = wait_for_keys(settings, keys, timeout=45.0, rows=rows)
     assert committed.keys() == keys
 
 
@@ -83,13 +87,14 @@ def test_a_file_uploaded_while_the_broker_is_down_reaches_bronze(
     interval = "0" if delivery == "queued" else "5"  # queued must not need the reconcile
     with listeners(settings, 1, tmp_path, "--replay-interval", interval):
         warm_up(settings)
+        rows = table_facts(settings, TABLE)[0] + ROWS
         manager.down(["kafka"])
         try:
             keys = _upload(settings, [f"outage-{delivery}"])
             time.sleep(2)
         finally:
             manager.up(["kafka"])
-        committed = wait_for_keys(settings, keys, timeout=90.0)
+        committed = wait_for_keys(settings, keys, timeout=90.0, rows=rows)
     assert committed.keys() == keys
     logs = "".join(p.read_text(errors="replace") for p in tmp_path.glob("*.log"))
     reconciled = "'loaded': 1" in logs

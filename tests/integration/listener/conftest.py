@@ -238,6 +238,8 @@ def listener_env(settings: Settings) -> dict[str, str]:
         LAKEHOUSE_S3_ENDPOINT=settings.s3_endpoint,
         LAKEHOUSE_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
         LAKEHOUSE_NESSIE_URI=settings.nessie_uri,
+        LAKEHOUSE_EVENT_DELIVERY=settings.event_delivery,
+        LAKEHOUSE_LISTENER_CREDENTIALS=settings.listener_credentials,
     )
 
 

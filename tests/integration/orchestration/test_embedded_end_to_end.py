@@ -16,9 +16,9 @@ import pytest
 from lakehouse.settings import Settings
 from orchestration.assemble import build_definitions
 from orchestration.prepare import prepare
-from orchestration.resources import dbt_env
 from tests.integration.orchestration.lake import Lake
 from tests.integration.orchestration.sensing import Sensor, dbt_assets, dbt_ls, materialized, model_keys
+from warehouse.dbt import duckdb_path
 
 SALES_JAN = "ecoride/sales/sales_2023-01.csv"
 SALES_FEB = "ecoride/sales/sales_2023-02.csv"
@@ -56,7 +56,7 @@ def sensor(defs: dg.Definitions, instance: dg.DagsterInstance) -> Sensor:
 
 
 def gold(settings: Settings, sql: str) -> list[tuple]:
-    with duckdb.connect(str(dbt_env(settings)["LAKEHOUSE_DUCKDB_PATH"]), read_only=True) as con:
+    with duckdb.connect(str(duckdb_path(settings)), read_only=True) as con:
         return con.sql(sql).fetchall()
 
 

@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.ports import free_ports  # noqa: F401  (the run-it tests import it from here)
-
 PROJECT = Path(__file__).resolve().parents[3]
 SALES_HEADER = "sale_id,customer_id,vehicle_id,model_id,sale_date,sale_price_usd,discount_usd,payment_method,dealership,state"
 # Marks every process a test's stack starts (inherited through the environment), to find leftovers.

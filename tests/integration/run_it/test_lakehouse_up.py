@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 from tests.integration.run_it.stack import (
-    MARKER, PROJECT, free_ports, has_rows, leftovers, month_sql, ok, one_sale, query, sale_file, tail, wait,
+    MARKER, PROJECT, has_rows, leftovers, month_sql, ok, one_sale, query, sale_file, tail, wait,
 )
+from tests.ports import free_ports
 
 
 def test_lakehouse_up_takes_a_dropped_file_to_gold_and_ctrl_c_stops_everything(tmp_path: Path) -> None:

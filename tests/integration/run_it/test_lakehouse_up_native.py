@@ -25,8 +25,9 @@ import requests
 
 from lakehouse.status import RUNS_QUERY
 from tests.integration.run_it.stack import (
-    MARKER, PROJECT, free_ports, has_rows, leftovers, month_sql, ok, one_sale, query, sale_file, tail, wait,
+    MARKER, PROJECT, has_rows, leftovers, month_sql, ok, one_sale, query, sale_file, tail, wait,
 )
+from tests.ports import free_ports
 
 pytestmark = pytest.mark.integration
 

@@ -32,7 +32,8 @@ from pathlib import Path
 import pytest
 
 from lakehouse.settings import load_settings
-from tests.integration.run_it.stack import MARKER, PROJECT, free_ports, has_rows, leftovers, ok, tail, wait
+from tests.integration.run_it.stack import MARKER, PROJECT, has_rows, leftovers, ok, tail, wait
+from tests.ports import free_ports
 
 README = PROJECT / "README.md"
 KINDS = ("plain", "with-up", "with-services", "skip")
