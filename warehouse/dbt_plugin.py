@@ -9,7 +9,8 @@ other process (``LAKEHOUSE_*``, ``.env``).
 Why a plugin and not sources with ``external_location``: the embedded views
 need the table's *current* metadata file, which only the catalog knows at
 run time; a plugin resolves it per connection, and the same code serves
-``lakehouse query``.
+``lakehouse query``. The plugin also publishes what incremental silver models
+need to read only new bronze rows (:mod:`warehouse.increments`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from lakehouse.settings import load_settings
-from warehouse.engine import configure
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.table import Table
+
+from ingestion.catalog import open_catalog
+from ingestion.specs import SPECS
+from lakehouse.settings import Settings, load_settings
+from warehouse import increments
+from warehouse.engine import configure, uses_nessie
 
 
 class Plugin(BasePlugin):
@@ -27,4 +34,17 @@ class Plugin(BasePlugin):
         self._settings = load_settings()
 
     def configure_connection(self, conn: Any) -> None:
-        configure(conn, self._settings)
+        pinned = configure(conn, self._settings)
+        increments.publish(conn, _nessie_tables(self._settings) if uses_nessie(self._settings) else pinned)
+
+
+def _nessie_tables(settings: Settings) -> dict[str, Table | None]:
+    """The bronze tables as Nessie holds them now (metadata only; the views read them live)."""
+    catalog = open_catalog(settings)
+    tables: dict[str, Table | None] = {}
+    for spec in SPECS:
+        try:
+            tables[spec.table] = catalog.load_table((settings.bronze_namespace, spec.table))
+        except NoSuchTableError:
+            tables[spec.table] = None
+    return tables

@@ -33,6 +33,7 @@ from pathlib import Path
 import duckdb
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.table import Table
 
 from ingestion.schema import arrow_schema
 from ingestion.specs import SPECS
@@ -70,8 +71,12 @@ def uses_nessie(settings: Settings) -> bool:
     return settings.mode != "embedded"
 
 
-def configure(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None = None) -> None:
-    """Give ``con`` the extensions, UTC, the bronze views and (native) the attached Nessie catalog."""
+def configure(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None = None) -> dict[str, Table | None]:
+    """Give ``con`` the extensions, UTC, the bronze views and (native) the attached Nessie catalog.
+
+    Returns the bronze tables the views are pinned to (embedded mode; empty on
+    Nessie, whose attached catalog reads the live tables).
+    """
     con.execute("set TimeZone = 'UTC'")
     load_extensions(con)
     if uses_nessie(settings):
@@ -80,7 +85,7 @@ def configure(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catal
         from ingestion.catalog import open_catalog
 
         catalog = catalog if catalog is not None else open_catalog(settings)
-    create_bronze_views(con, settings, catalog)
+    return create_bronze_views(con, settings, catalog)
 
 
 def attach_nessie(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
@@ -105,12 +110,14 @@ def attach_nessie(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     log.debug("attached Nessie Iceberg REST catalog at %s/iceberg", settings.nessie_uri)
 
 
-def create_bronze_views(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None) -> None:
+def create_bronze_views(con: duckdb.DuckDBPyConnection, settings: Settings,
+                        catalog: Catalog | None) -> dict[str, Table | None]:
     """``bronze.<table>`` for every dataset spec; an empty typed table for one not created yet."""
     con.execute(f"attach if not exists ':memory:' as {BRONZE}")
+    pinned: dict[str, Table | None] = {}
     for spec in SPECS:
         target = f'{BRONZE}.main."{spec.table}"'
-        source = _bronze_source(con, settings, catalog, spec.table)
+        source = _bronze_source(con, settings, catalog, spec.table, pinned)
         if source is None:
             # No file landed yet: same columns, no rows, so every model still builds.
             con.register("__lakehouse_empty", arrow_schema(spec.schema).empty_table())
@@ -118,9 +125,11 @@ def create_bronze_views(con: duckdb.DuckDBPyConnection, settings: Settings, cata
             con.unregister("__lakehouse_empty")
         else:
             con.execute(f"create or replace view {target} as select * from {source}")
+    return pinned
 
 
-def _bronze_source(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None, table: str) -> str | None:
+def _bronze_source(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None, table: str,
+                   pinned: dict[str, Table | None]) -> str | None:
     namespace = settings.bronze_namespace
     if uses_nessie(settings):
         found = con.execute(
@@ -130,10 +139,11 @@ def _bronze_source(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: 
         return f'{NESSIE}."{namespace}"."{table}"' if found else None
     assert catalog is not None
     try:
-        location = catalog.load_table((namespace, table)).metadata_location
+        loaded = pinned[table] = catalog.load_table((namespace, table))
     except NoSuchTableError:
+        pinned[table] = None
         return None
-    return f"iceberg_scan({sql_literal(location)})"
+    return f"iceberg_scan({sql_literal(loaded.metadata_location)})"
 
 
 def sql_literal(value: str) -> str:

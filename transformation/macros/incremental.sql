@@ -1,27 +1,73 @@
-{#- The import-CTE filter of every incremental silver model: only bronze rows
-    ingested since the newest row the model already holds, minus a lookback
-    (var lookback_hours) for batches that committed out of order. Re-reading a
-    row is harmless: versions are re-ranked against the stored row and merged. -#}
-{% macro new_bronze_rows() -%}
+{#- The import-CTE filter of every incremental silver model: the rows at or after
+    the floor of `bronze_floor`. A model reading `source('bronze', bronze_table)`
+    names the table, so only rows committed since its last run are read; a child
+    model reading a silver parent (no bronze table) gets the lookback floor alone.
+    Re-reading a row is harmless: versions are re-ranked against the stored row
+    and merged. -#}
+{% macro new_bronze_rows(bronze_table=none) -%}
   {%- if is_incremental() -%}
-    where _ingested_at > {{ lakehouse.incremental_watermark() }}
+    where _ingested_at >= {{ lakehouse.bronze_floor(bronze_table) }}
   {%- endif -%}
 {%- endmacro %}
 
-{#- Newest `_ingested_at` already in the model (rows matching `where`), minus the lookback.
-    In a model run it is looked up first and inlined as a constant: the engine then
-    skips bronze files (Iceberg manifest bounds) and row groups that hold only older
-    rows, where a subquery would make it read every row's `_ingested_at` (DuckDB does
-    not push a subquery's value into the Iceberg scan). Unit tests keep the subquery:
-    their `this` is a fixture, not a table. -#}
-{% macro incremental_watermark(where='true') -%}
+{#- Where an incremental run starts reading (`_ingested_at`), the larger of:
+    * the lookback floor: the newest `_ingested_at` already in the model (rows
+      matching `where`) minus var lookback_hours (batches committed out of order);
+    * the new-files floor (DuckDB, `bronze_table` given): the smallest
+      `_ingested_at` lower bound of the bronze data files committed since the
+      model last read the table — Iceberg metadata, published per connection by
+      warehouse/increments.py; 'infinity' when nothing was committed since.
+    Without the second, a run after a bulk load re-read every row stamped within
+    the lookback (9 M sales: out of memory at 512 MB).
+    In a model run the floor is looked up first and inlined as a constant: the
+    engine then skips bronze files (Iceberg manifest bounds) and row groups that
+    hold only older rows, where a subquery would make it read every row's
+    `_ingested_at` (DuckDB does not push a subquery's value into the Iceberg
+    scan). Unit tests keep the lookback subquery: their `this` is a fixture. -#}
+{% macro bronze_floor(bronze_table=none, where='true') -%}
   {%- set watermark = adapter.dispatch('incremental_watermark', 'lakehouse')(where) -%}
   {%- if execute and model.resource_type == 'model' -%}
-    {%- set found = run_query('select cast(' ~ watermark ~ ' as ' ~ dbt.type_string() ~ ')') -%}
+    {%- set floor = watermark if bronze_table is none else adapter.dispatch('new_files_floor', 'lakehouse')(bronze_table, watermark) -%}
+    {%- set found = run_query('select cast(' ~ floor ~ ' as ' ~ dbt.type_string() ~ ')') -%}
     {{- return(adapter.dispatch('timestamp_literal', 'lakehouse')(found.columns[0].values()[0])) -}}
   {%- endif -%}
   {{- return(watermark) -}}
 {%- endmacro %}
+
+{% macro default__new_files_floor(bronze_table, watermark) -%}
+  greatest({{ watermark }}, (
+    select increments.min_ingested_at
+    from _lakehouse.bronze_consumed as consumed
+    inner join bronze.main.lakehouse_increments as increments
+      on increments.bronze_table = consumed.bronze_table and increments.table_uuid is not distinct from consumed.table_uuid
+     and increments.after_sequence = consumed.sequence_number
+    where consumed.model = '{{ model.name }}' and consumed.bronze_table = '{{ bronze_table }}'
+  ))
+{%- endmacro %}
+
+{#- Dremio (parsed only): the lookback floor; the increments come from the DuckDB plugin. -#}
+{% macro dremio__new_files_floor(bronze_table, watermark) -%}{{ watermark }}{%- endmacro %}
+
+{#- Post-hook of every silver model, after its transaction committed: the bronze
+    sequence numbers this run read become the model's starting point. A failed
+    run records nothing, so its rows are read again. -#}
+{% macro record_bronze_consumed() -%}
+  {{- return(adapter.dispatch('record_bronze_consumed', 'lakehouse')()) -}}
+{%- endmacro %}
+
+{% macro default__record_bronze_consumed() -%}
+  {%- set tables = [] -%}
+  {%- for source in model.sources if source[0] == 'bronze' -%}
+    {%- do tables.append("'" ~ source[1] ~ "'") -%}
+  {%- endfor -%}
+  {%- if tables -%}
+    insert or replace into _lakehouse.bronze_consumed
+    select '{{ model.name }}', bronze_table, table_uuid, sequence_number, now()
+    from bronze.main.lakehouse_snapshots where bronze_table in ({{ tables | join(', ') }})
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro dremio__record_bronze_consumed() -%}{%- endmacro %}
 
 {% macro default__timestamp_literal(text) -%}timestamptz '{{ text }}'{%- endmacro %}
 {% macro dremio__timestamp_literal(text) -%}timestamp '{{ text }}'{%- endmacro %}

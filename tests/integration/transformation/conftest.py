@@ -26,7 +26,7 @@ from ingestion.catalog import open_catalog
 from ingestion.loader import BronzeLoader
 from ingestion.storage import LocalObjectStore, ObjectStore
 from lakehouse.settings import Settings
-from warehouse.dbt import run_dbt
+from warehouse.dbt import project_dir, run_dbt
 from warehouse.query import run_query
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
@@ -92,6 +92,7 @@ class Built:
     silver_full_refresh: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     silver_table_uuids: dict[str, str] = field(default_factory=dict)  # Nessie: before the full refresh
+    incremental_sales_sql: str = ""  # silver_ecoride_sales as the incremental build ran it
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         return rows(self.settings, sql)
@@ -105,6 +106,8 @@ def build_in_steps(settings: Settings, store: ObjectStore, catalog: Catalog) -> 
     built.gold_before = snapshot(settings, "gold", GOLD)
     land_and_load(settings, store, catalog, [HELD_BACK])
     built.seconds["incremental build"] = build(settings)
+    built.incremental_sales_sql = (project_dir(settings) / "target" / "compiled" / "lakehouse" / "models" / "silver"
+                                   / "silver_ecoride_sales.sql").read_text()
     built.gold_after = snapshot(settings, "gold", GOLD)
     built.silver_incremental = snapshot(settings, "silver", SILVER)
     if settings.mode != "embedded":

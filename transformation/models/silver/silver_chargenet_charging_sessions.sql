@@ -8,7 +8,7 @@
 
 with bronze_sessions as (
     select * from {{ source('bronze', 'chargenet_charging_sessions') }}
-    {{ lakehouse.new_bronze_rows() }}
+    {{ lakehouse.new_bronze_rows('chargenet_charging_sessions') }}
 ),
 
 typed as (

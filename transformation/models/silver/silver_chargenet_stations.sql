@@ -7,7 +7,7 @@
 
 with bronze_stations as (
     select * from {{ source('bronze', 'chargenet_stations') }}
-    {{ lakehouse.new_bronze_rows() }}
+    {{ lakehouse.new_bronze_rows('chargenet_stations') }}
 ),
 
 typed as (

@@ -7,7 +7,7 @@
 
 with bronze_customers as (
     select * from {{ source('bronze', 'ecoride_customers') }}
-    {{ lakehouse.new_bronze_rows() }}
+    {{ lakehouse.new_bronze_rows('ecoride_customers') }}
 ),
 
 -- A customer with an unparseable signup_date is kept (sales reference them) with

@@ -7,7 +7,7 @@
 
 with bronze_reviews as (
     select * from {{ source('bronze', 'ecoride_product_reviews') }}
-    {{ lakehouse.new_bronze_rows() }}
+    {{ lakehouse.new_bronze_rows('ecoride_product_reviews') }}
 ),
 
 typed as (

@@ -7,7 +7,7 @@
 
 with bronze_sales as (
     select * from {{ source('bronze', 'ecoride_sales') }}
-    {{ lakehouse.new_bronze_rows() }}
+    {{ lakehouse.new_bronze_rows('ecoride_sales') }}
 ),
 
 typed as (

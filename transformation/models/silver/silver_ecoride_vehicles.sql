@@ -7,7 +7,7 @@
 
 with bronze_vehicles as (
     select * from {{ source('bronze', 'ecoride_vehicles') }}
-    {{ lakehouse.new_bronze_rows() }}
+    {{ lakehouse.new_bronze_rows('ecoride_vehicles') }}
 ),
 
 typed as (

@@ -6,7 +6,7 @@
 
 with bronze_documents as (
     select * from {{ source('bronze', 'product_documents') }}
-    {{ lakehouse.new_bronze_rows() }}
+    {{ lakehouse.new_bronze_rows('product_documents') }}
 ),
 
 typed as (

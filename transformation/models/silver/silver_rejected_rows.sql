@@ -27,7 +27,7 @@ with
     from {{ source('bronze', dataset) }}
     where {{ rule }} is not null
     {%- if is_incremental() %}
-      and _ingested_at > {{ lakehouse.incremental_watermark("dataset = '" ~ dataset ~ "'") }}
+      and _ingested_at >= {{ lakehouse.bronze_floor(dataset, "dataset = '" ~ dataset ~ "'") }}
     {%- endif %}
 ),
 {% endfor %}

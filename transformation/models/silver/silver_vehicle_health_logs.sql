@@ -9,7 +9,7 @@
 
 with bronze_health as (
     select * from {{ source('bronze', 'vehicle_health_logs') }}
-    {{ lakehouse.new_bronze_rows() }}
+    {{ lakehouse.new_bronze_rows('vehicle_health_logs') }}
 ),
 
 -- Nested JSON flattened: battery.* and performance.* become columns; the lists stay
