@@ -12,10 +12,12 @@ The snapshots taken between the steps are what the tests assert on.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,25 @@ class Built:
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         return rows(self.settings, sql)
+
+
+def assert_the_incremental_floor_is_the_new_files_first_stamp(built: Built) -> None:
+    """The incremental build read bronze sales from the held-back file's first ``_ingested_at`` on.
+
+    The whole sample is stamped within minutes, so a lookback floor (newest
+    row in silver minus an hour) would re-read all of it; the floor must be the
+    smallest lower bound of the files committed since the first build
+    (docs/transformation.md, Incremental).
+    """
+    floors = re.findall(r"_ingested_at >= timestamptz '([^']+)'", built.incremental_sales_sql)
+    assert len(floors) == 1, built.incremental_sales_sql[:2000]
+    stamps = built.query(
+        "select _source_key = '" + HELD_BACK + "' as held_back, min(_ingested_at) as first, max(_ingested_at) as last "
+        "from bronze.ecoride_sales group by 1")
+    held_back = next(r for r in stamps if r["held_back"])
+    others = next(r for r in stamps if not r["held_back"])
+    floor = datetime.fromisoformat(floors[0])
+    assert floor == held_back["first"] and floor > others["last"]
 
 
 def build_in_steps(settings: Settings, store: ObjectStore, catalog: Catalog) -> Built:

@@ -8,15 +8,15 @@ dirt counts of data/README.md).
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from tests.integration.transformation import expected
-from tests.integration.transformation.conftest import GOLD_KEYS, HELD_BACK, SILVER, Built, sample_keys
+from tests.integration.transformation.conftest import (
+    GOLD_KEYS, HELD_BACK, SILVER, Built, assert_the_incremental_floor_is_the_new_files_first_stamp, sample_keys,
+)
 from warehouse.dbt import run_dbt
 
 ALL = sample_keys()
@@ -112,19 +112,7 @@ def test_incremental_silver_equals_a_full_refresh(embedded_build: Built) -> None
 
 
 def test_an_incremental_run_reads_only_the_bronze_rows_committed_since_the_last_one(embedded_build: Built) -> None:
-    # The whole sample is stamped within minutes, so a lookback floor (newest row
-    # in silver minus an hour) would re-read all of it; the floor must be the
-    # held-back file's own first stamp: the smallest lower bound of the files
-    # committed since the first build (docs/transformation.md, Incremental).
-    floors = re.findall(r"_ingested_at >= timestamptz '([^']+)'", embedded_build.incremental_sales_sql)
-    assert len(floors) == 1, embedded_build.incremental_sales_sql[:2000]
-    stamps = embedded_build.query(
-        "select _source_key = '" + HELD_BACK + "' as held_back, min(_ingested_at) as first, max(_ingested_at) as last "
-        "from bronze.ecoride_sales group by 1")
-    held_back = next(r for r in stamps if r["held_back"])
-    others = next(r for r in stamps if not r["held_back"])
-    floor = datetime.fromisoformat(floors[0])
-    assert floor == held_back["first"] and floor > others["last"]
+    assert_the_incremental_floor_is_the_new_files_first_stamp(embedded_build)
 
 
 def test_every_gold_view_has_its_grain_and_rows(embedded_build: Built) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.transformation.conftest import SILVER, Built, table_uuids
+from tests.integration.transformation.conftest import (
+    SILVER, Built, assert_the_incremental_floor_is_the_new_files_first_stamp, table_uuids,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -37,3 +39,7 @@ def test_incremental_silver_on_nessie_equals_a_full_refresh(nessie_build: Built)
     for table in SILVER:
         assert nessie_build.silver_incremental[table], table
         assert nessie_build.silver_incremental[table] == nessie_build.silver_full_refresh[table], table
+
+
+def test_an_incremental_run_on_nessie_reads_only_the_bronze_rows_committed_since_the_last_one(nessie_build: Built) -> None:
+    assert_the_incremental_floor_is_the_new_files_first_stamp(nessie_build)
