@@ -28,9 +28,10 @@ the guarantee is never weaker than before:
   lookback floor alone, as before.
 
 Recording the sequence number the bronze view was pinned to (embedded) or a
-lower one (Nessie: the attached catalog reads the live table, never older than
-what pyiceberg saw at connect time) can only make the next run re-read rows,
-which the merge by business key absorbs; it can never skip one.
+lower one (Nessie: pyiceberg loads the tables *before* DuckDB attaches the
+catalog, and a table DuckDB did not find counts as absent, so the record is
+never ahead of what the live views read) can only make the next run re-read
+rows, which the merge by business key absorbs; it can never skip one.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from datetime import datetime, timezone
 
 import duckdb
 from pyiceberg.conversions import from_bytes
-from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
+from pyiceberg.manifest import ManifestContent
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
 from pyiceberg.types import TimestamptzType
@@ -69,10 +70,10 @@ def new_rows_floor(table: Table | None, after_sequence: int) -> str:
 
     Cost: the manifest list plus the manifests added after ``after_sequence``.
     """
+    if table is not None and table.metadata.format_version < 2:
+        return UNKNOWN  # v1 has no sequence numbers: every snapshot's is 0
     if table is None or sequence_number(table) <= after_sequence:
         return NO_NEW_ROWS
-    if table.metadata.format_version < 2:
-        return UNKNOWN  # v1 has no sequence numbers
     field_id = table.schema().find_field(INGESTED_AT).field_id
     consumed_compactions = _compactions_of_consumed_files(table, after_sequence)
     snapshot = table.current_snapshot()
@@ -81,9 +82,11 @@ def new_rows_floor(table: Table | None, after_sequence: int) -> str:
     for manifest in snapshot.manifests(table.io):
         if manifest.content != ManifestContent.DATA or manifest.sequence_number <= after_sequence:
             continue
+        # Every live entry, not only ADDED ones: a merged manifest (commit.manifest-merge,
+        # set by ingestion/writer.py) lists the files of earlier commits as EXISTING,
+        # with the sequence number of the commit that added them.
         for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-            if (entry.status != ManifestEntryStatus.ADDED or (entry.file_sequence_number or 0) <= after_sequence
-                    or entry.snapshot_id in consumed_compactions):
+            if (entry.file_sequence_number or 0) <= after_sequence or entry.snapshot_id in consumed_compactions:
                 continue
             lower = (entry.data_file.lower_bounds or {}).get(field_id)
             if lower is None:

@@ -127,3 +127,28 @@ def test_publish_gives_each_recorded_reader_its_floor_and_a_recreated_table_the_
     own = str(second.metadata.table_uuid)
     assert _floor(floors[(own, sequence_number(first))]) == _stamps(second, "raw/ecoride/sales/s2.csv")
     assert floors[("another-table", 1)] == UNKNOWN
+
+
+def test_files_listed_again_in_a_merged_manifest_are_still_new(settings: Settings) -> None:
+    # ingestion/writer.py turns manifest merging on: a merging commit rewrites the
+    # earlier commits' entries as EXISTING, with their own sequence numbers.
+    first = _load(settings, 1)
+    with first.transaction() as txn:
+        txn.set_properties({"commit.manifest.min-count-to-merge": "2"})
+    read_at = sequence_number(_table(settings))
+    _load(settings, 2)
+    merged = _load(settings, 3)
+    assert len(merged.current_snapshot().manifests(merged.io)) == 1  # one manifest holds all three files
+
+    assert _floor(new_rows_floor(merged, read_at)) == _stamps(merged, "raw/ecoride/sales/s2.csv")
+
+
+def test_a_format_v1_table_always_gets_the_unknown_floor(settings: Settings) -> None:
+    catalog = open_catalog(settings)
+    catalog.create_namespace_if_not_exists("v1")
+    schema = pa.schema([pa.field(INGESTED_AT, pa.timestamp("us", tz="UTC"))])
+    table = catalog.create_table(("v1", "t"), schema=schema, properties={"format-version": "1"})
+    table.append(pa.table({INGESTED_AT: [datetime.now().astimezone()]}, schema=schema))
+    table = catalog.load_table(("v1", "t"))
+
+    assert new_rows_floor(table, sequence_number(table)) == UNKNOWN  # v1 sequence numbers are all 0

@@ -56,6 +56,8 @@
 {%- endmacro %}
 
 {% macro default__record_bronze_consumed() -%}
+  {#- `dbt build --empty` reads no rows: nothing was consumed. -#}
+  {%- if flags.EMPTY -%}{{ return('') }}{%- endif -%}
   {%- set tables = [] -%}
   {%- for source in model.sources if source[0] == 'bronze' -%}
     {%- do tables.append("'" ~ source[1] ~ "'") -%}
