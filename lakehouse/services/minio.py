@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import quote
 
 import requests
 from minio import Minio
+from minio.error import S3Error
 from minio.notificationconfig import NotificationConfig, PrefixFilterRule, QueueConfig
 
 from lakehouse.errors import ServiceError
@@ -20,6 +22,7 @@ from lakehouse.state import private_dir
 log = logging.getLogger(__name__)
 
 NOTIFICATION_ID = "raw-objects-to-kafka"
+TARGET_WAIT_SECONDS = 30.0  # how long MinIO may take to bring its Kafka target online after it answers
 # The one definition of the least-privilege users; docker compose's minio-init runs it too.
 INIT_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "init" / "minio.sh"
 
@@ -141,7 +144,7 @@ class MinioService(NativeService):
                 )
             ]
         )
-        client.set_bucket_notification(s.bucket, config)
+        set_notification(client, s.bucket, config)
         if users is None:
             users = s.bucket == get_settings().bucket
         if users:
@@ -166,3 +169,26 @@ class MinioService(NativeService):
 
     def ports(self) -> tuple[int, ...]:
         return (self.settings.minio_port, self.settings.minio_console_port)
+
+
+def set_notification(client: Minio, bucket: str, config: NotificationConfig,
+                     wait: float = TARGET_WAIT_SECONDS, pause: float = 0.5) -> None:
+    """``set_bucket_notification``, retried while MinIO's Kafka target is not online yet.
+
+    MinIO answers its health check before it has connected to the broker; until
+    then it rejects the rule ("A specified destination ARN does not exist",
+    InvalidArgument). Seen in CI right after a start: retry for ``wait`` seconds.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            client.set_bucket_notification(bucket, config)
+            return
+        except S3Error as exc:
+            if exc.code != "InvalidArgument" or "ARN" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise ServiceError(f"MinIO did not bring its Kafka notification target online within {wait:g} s "
+                                   f"(is the broker reachable from MinIO?): {exc.message}") from exc
+            log.debug("MinIO's Kafka target is not online yet; retrying the bucket notification")
+            time.sleep(pause)
