@@ -26,7 +26,7 @@ from ingestion.catalog import open_catalog
 from ingestion.specs import SPECS
 from lakehouse.settings import Settings, load_settings
 from warehouse import increments
-from warehouse.engine import BRONZE, configure, uses_nessie
+from warehouse.engine import configure, uses_nessie
 
 
 class Plugin(BasePlugin):
@@ -34,17 +34,11 @@ class Plugin(BasePlugin):
         self._settings = load_settings()
 
     def configure_connection(self, conn: Any) -> None:
-        if not uses_nessie(self._settings):
-            increments.publish(conn, configure(conn, self._settings))
-            return
-        # Nessie: the views read the live tables. Load the tables' metadata first, so
-        # what is recorded as read is never newer than what the views see.
-        tables = _nessie_tables(self._settings)
-        configure(conn, self._settings)
-        for (placeholder,) in conn.execute(
-                f"select table_name from duckdb_tables() where database_name = '{BRONZE}'").fetchall():
-            if placeholder in tables:  # not in the catalog when DuckDB looked: an empty table stands in
-                tables[placeholder] = None
+        # Nessie: the views read the live tables, so their metadata is loaded before the
+        # attach (what is recorded as read is never newer than what the views see).
+        tables = _nessie_tables(self._settings) if uses_nessie(self._settings) else {}
+        # Embedded: the tables the views are pinned to; both: None where no table was found.
+        tables.update(configure(conn, self._settings))
         increments.publish(conn, tables)
 
 

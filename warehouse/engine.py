@@ -74,8 +74,9 @@ def uses_nessie(settings: Settings) -> bool:
 def configure(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None = None) -> dict[str, Table | None]:
     """Give ``con`` the extensions, UTC, the bronze views and (native) the attached Nessie catalog.
 
-    Returns the bronze tables the views are pinned to (embedded mode; empty on
-    Nessie, whose attached catalog reads the live tables).
+    Returns the bronze tables the views are pinned to (embedded mode), or None for
+    a table not created yet (both modes; on Nessie the views read the live tables,
+    so only the missing ones are named).
     """
     con.execute("set TimeZone = 'UTC'")
     load_extensions(con)
@@ -136,7 +137,10 @@ def _bronze_source(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: 
             "select 1 from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
             [NESSIE, namespace, table],
         ).fetchall()
-        return f'{NESSIE}."{namespace}"."{table}"' if found else None
+        if not found:
+            pinned[table] = None
+            return None
+        return f'{NESSIE}."{namespace}"."{table}"'
     assert catalog is not None
     try:
         loaded = pinned[table] = catalog.load_table((namespace, table))
