@@ -125,8 +125,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands whose arguments belong to another tool, and the attribute that receives them verbatim.
+PASSTHROUGH = {"mc": "mc_args", "transform": "dbt_args"}
+
+
+def split_passthrough(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``(what argparse parses, what goes verbatim to the other tool or None)``.
+
+    argparse's ``REMAINDER`` does not take a first argument that looks like an option
+    (``lakehouse transform --select gold+`` failed with "unrecognized arguments"), so
+    everything after a pass-through command is split off here. A leading ``--`` is
+    dropped; ``-h``/``--help`` alone stays ours.
+    """
+    for i, arg in enumerate(argv):
+        if arg.startswith("-"):
+            continue  # our global options take no value: the first other word is the command
+        rest = argv[i + 1:]
+        if arg not in PASSTHROUGH or rest in (["-h"], ["--help"]):
+            return argv, None
+        return argv[:i + 1], rest[1:] if rest[:1] == ["--"] else rest
+    return argv, None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    ours, passed = split_passthrough(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(ours)
+    if passed is not None:
+        setattr(args, PASSTHROUGH[args.command], passed)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

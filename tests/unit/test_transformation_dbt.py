@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from lakehouse.settings import Settings
 from warehouse.cli import requested_target, transform_args
 from warehouse.dbt import dbt_environment, dbt_target, project_dir, run_dbt
@@ -38,3 +40,22 @@ def test_the_dbt_environment_carries_the_settings_a_test_changed(tmp_path: Path)
     assert env["LAKEHOUSE_BRONZE_NAMESPACE"] == "bronze_x" and env["LAKEHOUSE_SILVER_NAMESPACE"] == "silver_x"
     assert env["LAKEHOUSE_DUCKDB_PATH"] == str(tmp_path / "warehouse" / "lakehouse.duckdb")
     assert env["DO_NOT_TRACK"] == "1" and env["LAKEHOUSE_DBT_TARGET"] == "duckdb"
+
+
+def test_transform_passes_options_to_dbt_as_the_help_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lakehouse transform --select x` failed: argparse's REMAINDER refuses a leading option."""
+    from lakehouse import cli
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr("warehouse.cli.run_dbt", lambda args, settings: seen.append(args) or _Done(2))
+    for argv in (["transform", "--select", "gold+", "--full-refresh"], ["-v", "transform", "--", "--select", "gold+", "--full-refresh"]):
+        assert cli.main(argv) == 2
+        assert seen.pop() == ["build", "--select", "gold+", "--full-refresh", "--target", "duckdb"]
+    assert cli.split_passthrough(["mc", "--version"]) == (["mc"], ["--version"])
+    assert cli.split_passthrough(["transform", "--help"]) == (["transform", "--help"], None)
+    assert cli.split_passthrough(["query", "--json", "select 1"]) == (["query", "--json", "select 1"], None)
+
+
+class _Done:
+    def __init__(self, returncode: int) -> None:
+        self.returncode = returncode
