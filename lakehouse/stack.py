@@ -43,6 +43,7 @@ from lakehouse.errors import LakehouseError
 from lakehouse.services.process import pid_alive, signal_group
 from lakehouse.settings import Settings
 from lakehouse.state import private_dir, write_private
+from orchestration.instance import dagster_home
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +83,6 @@ class Child:
             log.warning("%s did not stop in %.0fs: killing it", self.name, timeout)
             signal_group(self.popen.pid, signal.SIGKILL)
             self.popen.wait(10)
-
-
-def dagster_home(settings: Settings) -> Path:
-    """The Dagster instance of this state folder (runs, ticks, event log)."""
-    home = private_dir(settings.state_dir / "dagster")
-    config = home / "dagster.yaml"
-    if not config.exists():
-        # One dbt run at a time across the sensor, the UI and full_rebuild: DuckDB takes one writer.
-        write_private(config, "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n")
-    return home
 
 
 def init_dagster_instance(settings: Settings, env: dict[str, str]) -> None:

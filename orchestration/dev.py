@@ -16,31 +16,8 @@ from pathlib import Path
 
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import Settings, get_settings
+from orchestration.instance import dagster_home
 from orchestration.prepare import prepare
-
-# The instance configuration: no telemetry; one dbt process at a time for every
-# run (sensor, full_rebuild, "Materialize all"), since the DuckDB file takes one writer;
-# the run queue looked at every second, not every 5 s (a bronze commit waits for it).
-INSTANCE_YAML = """\
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1
-run_queue:
-  dequeue_interval_seconds: 1
-"""
-
-
-def dagster_home(settings: Settings) -> Path:
-    """``<state_dir>/dagster`` with its dagster.yaml (kept if it exists)."""
-    home = settings.state_dir / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(INSTANCE_YAML, encoding="utf-8")
-    return home
-
 
 def command(settings: Settings, port: int) -> list[str]:
     dagster = Path(sys.executable).parent / "dagster"

@@ -41,7 +41,7 @@ from dagster._core.scheduler.instigation import TickStatus  # not exported by da
 
 from lakehouse.settings import Settings, load_settings
 from orchestration.dbt import dbt_build_args, DbtBuildConfig
-from orchestration.dev import dagster_home
+from orchestration.instance import dagster_home
 from orchestration.prepare import prepare
 from orchestration.sensors import SENSOR_NAME, SENSOR_NAME_TAG, TAG_SNAPSHOTS
 from tests.benchmarks.figures import percentile

@@ -185,3 +185,22 @@ def test_the_dbt_resource_knows_the_dbt_version_without_a_subprocess_and_builds_
     fresh = LakehouseDbtCli(**{k: getattr(resource, k) for k in ("project_dir", "profiles_dir", "target", "dbt_executable")})
     assert f"installed: {fresh._cli_version}" in printed  # what `dbt --version` of the venv says
     assert fresh._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_the_local_instance_launches_warm_runs_one_dbt_at_a_time(tmp_path: Path) -> None:
+    """The dagster.yaml `lakehouse up` and `orchestration.dev` use, loaded by Dagster itself."""
+    from orchestration.instance import EARLIER, MANAGED, dagster_home
+    from orchestration.launcher import WarmRunLauncher
+
+    settings = Settings(state_dir=tmp_path / "state")
+    home = dagster_home(settings)
+    assert oct(home.stat().st_mode & 0o777) == "0o700"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.run_launcher, WarmRunLauncher)
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert instance.run_coordinator.dequeue_interval_seconds == 1  # type: ignore[attr-defined]
+    config = home / "dagster.yaml"
+    config.write_text(EARLIER[0])  # what an earlier version wrote: upgraded
+    assert dagster_home(settings) and config.read_text().startswith(MANAGED)
+    config.write_text("telemetry:\n  enabled: true\n")  # the user's own: kept
+    assert dagster_home(settings) and config.read_text() == "telemetry:\n  enabled: true\n"

@@ -1,0 +1,50 @@
+"""``python -m orchestration.run_worker [MODULE ...]``: a Dagster run worker started ahead of its run.
+
+Dagster's default launcher starts a new Python process for every run, which
+imports the code location (dagster, dagster-dbt with dbt-core, pyiceberg: about
+3 s on the 2-core machine) before the run's first step — on every bronze commit
+that the sensor turns into a run. This worker does that work while nothing is
+waiting: it imports MODULEs (the code location), then blocks on standard input
+for one ``ExecuteRunArgs`` line from :class:`orchestration.launcher.WarmRunLauncher`
+and executes that run exactly as ``dagster api execute_run`` does (same instance,
+same origin, same event log). End of input without a line (the launcher's
+process went away) ends it quietly.
+
+The run reconstructs its job from the origin it carries, so a worker that
+preloaded another module still runs the right code, only without the head start.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+log = logging.getLogger("orchestration.run_worker")
+
+
+def main(argv: list[str] | None = None) -> int:
+    modules = sys.argv[1:] if argv is None else argv
+    # Dagster's private entry points, pinned with dagster in constraints.txt; the launcher's
+    # test runs a real run through this worker, so a change there fails a test, not a run.
+    from dagster._cli.api import _execute_run_command_body
+    from dagster._cli.utils import get_instance_for_cli
+    from dagster._grpc.types import ExecuteRunArgs
+    from dagster._serdes import deserialize_value
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - the run will load its origin itself and report the error there
+            log.warning("run worker: preloading %s failed; the run will load it", module, exc_info=True)
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0
+    args = deserialize_value(line, ExecuteRunArgs)
+    with get_instance_for_cli(instance_ref=args.instance_ref) as instance:
+        return _execute_run_command_body(args.run_id, instance, lambda _event: None,
+                                         set_exit_code_on_failure=bool(args.set_exit_code_on_failure))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""WarmRunLauncher with a real Dagster instance, a real code server and real run worker processes.
+
+No service needed: the runs are real Dagster runs of a tiny code location
+(warm_location.py), launched as the daemon's run queue launches them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.test_utils import create_run_for_test, poll_for_finished_run
+from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRequestContext
+from dagster._core.workspace.load_target import ModuleTarget
+
+from orchestration.launcher import PROJECT_ROOT, WORKER_PID_TAG, WarmRunLauncher
+
+LOCATION = "tests.integration.orchestration.warm_location"
+LOCATION_FILE = Path(__file__).with_name("warm_location.py")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[tuple[dg.DagsterInstance, WorkspaceRequestContext]]:
+    watched = tmp_path / "watched.py"
+    watched.write_text("# a stand-in for the code location's files\n")
+    launcher = {"module": "orchestration.launcher", "class": "WarmRunLauncher",
+                "config": {"preload": [LOCATION], "watch": [str(watched)]}}
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home"), overrides={"run_launcher": launcher}) as instance:
+        target = ModuleTarget(module_name=LOCATION, attribute=None, working_directory=str(PROJECT_ROOT),
+                              location_name="warm")
+        with WorkspaceProcessContext(instance, target) as process_context:
+            yield instance, process_context.create_request_context()
+        instance.run_launcher.dispose()
+
+
+def launch(instance: dg.DagsterInstance, context: WorkspaceRequestContext, job: str,
+           run_config: dict | None = None) -> dg.DagsterRun:
+    location = context.get_code_location("warm")
+    (repository,) = location.get_repositories().values()
+    remote_job = repository.get_full_job(job)
+    run = create_run_for_test(instance, job_name=job, run_config=run_config,
+                              remote_job_origin=remote_job.get_remote_origin(),
+                              job_code_origin=remote_job.get_python_origin(),
+                              job_snapshot=remote_job.job_snapshot)
+    instance.launch_run(run.run_id, context)
+    return run
+
+
+def worker_note(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The launcher's engine event on the run (what the UI shows in the run's log)."""
+    texts = [(r.dagster_event.message or "") if r.dagster_event else r.user_message for r in instance.all_logs(run_id)]
+    notes = [t for t in texts if "Run worker pid" in t]
+    assert len(notes) == 1, texts
+    return notes[0]
+
+
+def touch_run(instance: dg.DagsterInstance, context: WorkspaceRequestContext, out: Path) -> dg.DagsterRun:
+    run = launch(instance, context, "touch", {"ops": {"write_pid": {"config": {"path": str(out)}}}})
+    finished = poll_for_finished_run(instance, run.run_id, timeout=120)
+    assert finished.status == dg.DagsterRunStatus.SUCCESS, [r.user_message for r in instance.all_logs(run.run_id)]
+    # The op ran in the worker the launcher handed the run to, not in this process or the code server.
+    assert out.read_text() == finished.tags[WORKER_PID_TAG] != str(os.getpid())
+    return finished
+
+
+def test_runs_start_in_a_worker_that_imported_the_code_location_ahead(workspace, tmp_path: Path) -> None:
+    instance, context = workspace
+    launcher = instance.run_launcher
+    assert isinstance(launcher, WarmRunLauncher)
+
+    first = touch_run(instance, context, tmp_path / "first")
+    assert "started for this run" in worker_note(instance, first.run_id)  # nothing was ahead of the first run
+
+    spare = launcher._spare  # noqa: SLF001 - the worker the next run must get
+    assert spare is not None and spare.popen.poll() is None
+    second = touch_run(instance, context, tmp_path / "second")
+    assert "started ahead of the run" in worker_note(instance, second.run_id)
+    assert second.tags[WORKER_PID_TAG] == str(spare.popen.pid)
+
+    # Code changed after the spare started: it is retired, the run gets a fresh worker.
+    time.sleep(0.05)
+    (tmp_path / "watched.py").write_text("# changed\n")
+    retired = launcher._spare  # noqa: SLF001
+    third = touch_run(instance, context, tmp_path / "third")
+    assert "started for this run" in worker_note(instance, third.run_id)
+    assert retired is not None and retired.popen.wait(60) == 0  # end of input: it exits on its own
+
+
+def test_terminate_interrupts_the_worker_and_the_run_ends_canceled(workspace) -> None:
+    instance, context = workspace
+    run = launch(instance, context, "linger")
+    deadline = time.monotonic() + 120
+    while (instance.get_run_by_id(run.run_id).status != dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
+           and time.monotonic() < deadline):
+        time.sleep(0.2)
+    time.sleep(1)  # the op is sleeping
+    assert instance.run_launcher.terminate(run.run_id)
+    finished = poll_for_finished_run(instance, run.run_id, timeout=60)
+    assert finished.status == dg.DagsterRunStatus.CANCELED
+    assert not instance.run_launcher.terminate(run.run_id)  # finished: nothing to do
+
+
+def test_a_spare_ends_when_its_launcher_goes_away(workspace) -> None:
+    instance, context = workspace
+    launch(instance, context, "linger")
+    spare = instance.run_launcher._spare  # noqa: SLF001
+    assert spare is not None
+    instance.run_launcher.dispose()
+    assert spare.popen.wait(60) == 0
