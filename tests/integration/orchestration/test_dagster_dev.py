@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.settings import Settings
+from orchestration.launcher import WORKER_PID_TAG
 from tests.conftest import running_in_ci
 from tests.integration.orchestration.dagster_dev import PROJECT_ROOT, DagsterDev
 from tests.integration.orchestration.lake import Lake
@@ -93,6 +94,8 @@ def test_a_dropped_file_shows_up_as_a_sensor_tick_and_a_successful_run(stack) ->
     selected = {tuple(k["path"]) for k in run["assetSelection"]}
     assert ("gold", "sales_monthly") in selected
     assert not any(path[0] == "bronze" for path in selected)
+    # Every run went through the instance's WarmRunLauncher (orchestration/instance.py).
+    assert all(any(t["key"] == WORKER_PID_TAG for t in r["tags"]) for r in launched)
 
 
 def chromium() -> str:

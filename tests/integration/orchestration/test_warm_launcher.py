@@ -105,9 +105,9 @@ def test_terminate_interrupts_the_worker_and_the_run_ends_canceled(workspace) ->
     assert not instance.run_launcher.terminate(run.run_id)  # finished: nothing to do
 
 
-def test_a_spare_ends_when_its_launcher_goes_away(workspace) -> None:
+def test_a_spare_ends_when_its_launcher_goes_away(workspace, tmp_path: Path) -> None:
     instance, context = workspace
-    launch(instance, context, "linger")
+    touch_run(instance, context, tmp_path / "out")
     spare = instance.run_launcher._spare  # noqa: SLF001
     assert spare is not None
     instance.run_launcher.dispose()
