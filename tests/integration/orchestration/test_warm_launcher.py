@@ -17,7 +17,7 @@ from dagster._core.test_utils import create_run_for_test, poll_for_finished_run
 from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRequestContext
 from dagster._core.workspace.load_target import ModuleTarget
 
-from orchestration.launcher import PROJECT_ROOT, WORKER_PID_TAG, WarmRunLauncher
+from orchestration.launcher import PROJECT_ROOT, WORKER_PID_TAG, WarmRunLauncher, Worker
 
 LOCATION = "tests.integration.orchestration.warm_location"
 LOCATION_FILE = Path(__file__).with_name("warm_location.py")
@@ -59,6 +59,16 @@ def worker_note(instance: dg.DagsterInstance, run_id: str) -> str:
     return notes[0]
 
 
+def wait_for_spare(launcher: WarmRunLauncher) -> Worker:
+    """The spare the launcher starts after a run's worker exits."""
+    deadline = time.monotonic() + 60
+    while launcher._spare is None and time.monotonic() < deadline:  # noqa: SLF001 - what the next run gets
+        time.sleep(0.1)
+    spare = launcher._spare  # noqa: SLF001
+    assert spare is not None and spare.popen.poll() is None
+    return spare
+
+
 def touch_run(instance: dg.DagsterInstance, context: WorkspaceRequestContext, out: Path) -> dg.DagsterRun:
     run = launch(instance, context, "touch", {"ops": {"write_pid": {"config": {"path": str(out)}}}})
     finished = poll_for_finished_run(instance, run.run_id, timeout=120)
@@ -76,16 +86,15 @@ def test_runs_start_in_a_worker_that_imported_the_code_location_ahead(workspace,
     first = touch_run(instance, context, tmp_path / "first")
     assert "started for this run" in worker_note(instance, first.run_id)  # nothing was ahead of the first run
 
-    spare = launcher._spare  # noqa: SLF001 - the worker the next run must get
-    assert spare is not None and spare.popen.poll() is None
+    spare = wait_for_spare(launcher)  # started once the first run's worker exited
     second = touch_run(instance, context, tmp_path / "second")
     assert "started ahead of the run" in worker_note(instance, second.run_id)
     assert second.tags[WORKER_PID_TAG] == str(spare.popen.pid)
 
     # Code changed after the spare started: it is retired, the run gets a fresh worker.
+    retired = wait_for_spare(launcher)
     time.sleep(0.05)
     (tmp_path / "watched.py").write_text("# changed\n")
-    retired = launcher._spare  # noqa: SLF001
     third = touch_run(instance, context, tmp_path / "third")
     assert "started for this run" in worker_note(instance, third.run_id)
     assert retired is not None and retired.popen.wait(60) == 0  # end of input: it exits on its own
@@ -108,7 +117,6 @@ def test_terminate_interrupts_the_worker_and_the_run_ends_canceled(workspace) ->
 def test_a_spare_ends_when_its_launcher_goes_away(workspace, tmp_path: Path) -> None:
     instance, context = workspace
     touch_run(instance, context, tmp_path / "out")
-    spare = instance.run_launcher._spare  # noqa: SLF001
-    assert spare is not None
+    spare = wait_for_spare(instance.run_launcher)
     instance.run_launcher.dispose()
     assert spare.popen.wait(60) == 0
