@@ -41,6 +41,7 @@ from typing import Any
 
 from dagster import Array, Field
 from dagster._core.launcher.base import LaunchRunContext, RunLauncher
+from dagster._core.storage.dagster_run import DagsterRunStatus
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKER_MODULE = "orchestration.run_worker"
 WORKER_PID_TAG = "lakehouse/run_worker_pid"
 DEFAULT_PRELOAD = ("orchestration.definitions",)
-DEFAULT_WATCH = ("orchestration", "warehouse", "ingestion", "lakehouse", "transformation/target/manifest.json")
+DEFAULT_WATCH = (".env", "orchestration", "warehouse", "ingestion", "lakehouse", "transformation/target/manifest.json")
+CHANGE_MARGIN_S = 2.0  # coarse file-system clocks: a change this close to a spare's start retires it
 
 
 @dataclass
@@ -59,26 +61,50 @@ class Worker:
     started: float  # wall clock, compared with file mtimes
 
 
-def newest_mtime(paths: Sequence[Path]) -> float:
-    """The newest modification time among ``paths`` (a folder: its ``*.py`` files, recursively)."""
+def newest_change(paths: Sequence[Path]) -> float:
+    """The latest change among ``paths``: a folder's ``*.py`` files (recursively) and the folders themselves.
+
+    Both mtime and ctime count: a file copied with its old mtime (``cp -p``, ``rsync -a``)
+    still gets a new ctime, and a deleted or renamed module changes its folder.
+    """
     newest = 0.0
     for path in paths:
-        files = path.rglob("*.py") if path.is_dir() else [path]
-        for file in files:
+        entries = [path, *path.rglob("*.py"), *(d for d in path.rglob("*") if d.is_dir() and d.name != "__pycache__")] \
+            if path.is_dir() else [path]
+        for entry in entries:
             try:
-                newest = max(newest, file.stat().st_mtime)
+                st = entry.stat()
             except FileNotFoundError:
                 continue
+            newest = max(newest, st.st_mtime, st.st_ctime)
     return newest
 
 
-def is_run_worker(pid: int) -> bool:
-    """Whether ``pid`` is one of our run workers (never signal a pid that was reused)."""
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # fields after the command name start at field 3
+
+
+def worker_tag(pid: int) -> str:
+    """``PID:START``: a pid alone could be reused by another process by the time a run is terminated."""
+    return f"{pid}:{_start_time(pid)}"
+
+
+def live_worker_pid(tag: str | None) -> int | None:
+    """The pid in a run's worker tag if that very process still runs our worker, else None."""
+    if not tag or ":" not in tag:
+        return None
+    pid_text, start = tag.split(":", 1)
+    pid = int(pid_text)
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
-        return False
-    return WORKER_MODULE.encode() in cmdline
+        return None
+    return pid if WORKER_MODULE.encode() in cmdline and _start_time(pid) == start else None
 
 
 class WarmRunLauncher(RunLauncher, ConfigurableClass):
@@ -91,7 +117,9 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         self.watch = tuple(p if Path(p).is_absolute() else PROJECT_ROOT / p for p in map(Path, watch))
         self._lock = threading.Lock()
         self._spare: Worker | None = None
-        self._launched: list[subprocess.Popen[str]] = []
+        self._running: list[subprocess.Popen[str]] = []  # workers executing a run
+        self._retired: list[subprocess.Popen[str]] = []  # spares told to exit, not reaped yet
+        self._executable = sys.executable  # the last run's interpreter: the next spare's
         self._disposed = False
         super().__init__()
 
@@ -123,37 +151,37 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         origin = run.job_code_origin
         if origin is None:
             raise RuntimeError(f"run {run.run_id} has no code origin to execute")
-        args = ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref())
+        line = serialize_value(ExecuteRunArgs(job_origin=origin, run_id=run.run_id,
+                                              instance_ref=self._instance.get_ref())) + "\n"
         with self._lock:
             self._reap()
-            worker, warm = self._take(origin.executable_path or sys.executable)
-            self._instance.add_run_tags(run.run_id, {WORKER_PID_TAG: str(worker.popen.pid)})
-            assert worker.popen.stdin is not None
-            worker.popen.stdin.write(serialize_value(args) + "\n")
-            worker.popen.stdin.close()
-            self._launched.append(worker.popen)
-            self._instance.report_engine_event(
-                f"Run worker pid {worker.popen.pid}: "
-                + ("started ahead of the run, code location already imported" if warm else "started for this run"),
-                run, cls=self.__class__,
-            )
-        # The next spare starts when this run's worker has exited: its imports (~3 s of CPU)
-        # would otherwise compete with the run's dbt on a small machine (measured: the dbt
-        # step took 1.5-2 s longer). The sensor launches no run while one is active anyway.
-        threading.Thread(target=self._replenish_after, args=(worker.popen,), daemon=True,
-                         name=f"spare-after-{worker.popen.pid}").start()
+            self._executable = origin.executable_path or sys.executable
+            worker, warm = self._take(self._executable)
+            try:
+                handed = self._hand_over(worker, line)
+            except OSError:  # the spare died since we looked (BrokenPipeError): a fresh worker, once
+                self._retire(worker)
+                worker, warm = self._spawn(self._executable), False
+                handed = self._hand_over(worker, line)
+            self._running.append(worker.popen)
+        threading.Thread(target=self._after_exit, args=(worker.popen, run.run_id), daemon=True,
+                         name=f"run-worker-{worker.popen.pid}").start()
+        self._instance.add_run_tags(run.run_id, {WORKER_PID_TAG: handed})
+        self._instance.report_engine_event(
+            f"Run worker pid {worker.popen.pid}: " + ("started ahead of the run" if warm else "started for this run"),
+            run, cls=self.__class__,
+        )
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id)
         if run is None or run.is_finished:
             return False
-        pid = run.tags.get(WORKER_PID_TAG)
         self._instance.report_run_canceling(run)
-        if pid is None or not is_run_worker(int(pid)):
-            self._instance.report_engine_event("The run's worker process is gone; nothing to interrupt.", run,
-                                               cls=self.__class__)
+        pid = live_worker_pid(run.tags.get(WORKER_PID_TAG))
+        if pid is None:  # nothing can end it any more: say so and end it
+            self._instance.report_run_canceled(run, message="Run canceled: its worker process was already gone.")
             return False
-        os.kill(int(pid), signal.SIGINT)  # Dagster's run worker turns it into a clean interruption
+        os.kill(pid, signal.SIGINT)  # the worker turns it into Dagster's clean interruption
         return True
 
     def dispose(self) -> None:
@@ -164,11 +192,34 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
                 self._spare = None
 
     # -- workers -------------------------------------------------------------
-    def _replenish_after(self, popen: subprocess.Popen[str]) -> None:
-        popen.wait()
+    def _hand_over(self, worker: Worker, line: str) -> str:
+        """Give the worker its run; the run tag that identifies it (pid and start time)."""
+        assert worker.popen.stdin is not None
+        worker.popen.stdin.write(line)
+        worker.popen.stdin.close()
+        return worker_tag(worker.popen.pid)
+
+    def _after_exit(self, popen: subprocess.Popen[str], run_id: str) -> None:
+        """When a run's worker exits: end a run it left unfinished, then start the next spare.
+
+        Dagster's code server does the first for the workers it starts; without it a
+        worker killed by the OOM killer would leave its run STARTED for good, and the
+        bronze sensor waits for active runs. The spare starts only now, and only when no
+        other run's worker is still running: its imports (~3 s of CPU) slowed a running
+        dbt by 1.5-2 s on two cores (measured).
+        """
+        code = popen.wait()
+        run = self._instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            message = f"Run worker pid {popen.pid} exited with code {code} before the run ended."
+            if run.status == DagsterRunStatus.CANCELING:
+                self._instance.report_run_canceled(run, message=message)
+            else:
+                self._instance.report_run_failed(run, message=message)
         with self._lock:
-            if self._spare is None and not self._disposed:
-                self._spare = self._spawn(sys.executable)
+            self._reap()
+            if self._spare is None and not self._running and not self._disposed:
+                self._spare = self._spawn(self._executable)
 
     def _spawn(self, executable: str) -> Worker:
         popen = subprocess.Popen([executable, "-m", WORKER_MODULE, *self.preload], stdin=subprocess.PIPE,
@@ -180,7 +231,8 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         spare, self._spare = self._spare, None
         if spare is not None:
             fresh = spare.popen.poll() is None and spare.executable == executable
-            if fresh and newest_mtime(self.watch) < spare.started:
+            # A change within the clock's resolution of the spare's start counts as after it.
+            if fresh and newest_change(self.watch) < spare.started - CHANGE_MARGIN_S:
                 return spare, True
             self._retire(spare)
         return self._spawn(executable), False
@@ -188,8 +240,12 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
     def _retire(self, worker: Worker) -> None:
         """An unused spare: closing its input ends it (it reads end-of-input)."""
         if worker.popen.stdin is not None and not worker.popen.stdin.closed:
-            worker.popen.stdin.close()
-        self._launched.append(worker.popen)
+            try:
+                worker.popen.stdin.close()
+            except OSError:
+                pass  # already gone
+        self._retired.append(worker.popen)
 
     def _reap(self) -> None:
-        self._launched = [p for p in self._launched if p.poll() is None]
+        self._running = [p for p in self._running if p.poll() is None]
+        self._retired = [p for p in self._retired if p.poll() is None]

@@ -31,19 +31,23 @@ def main(argv: list[str] | None = None) -> int:
     from dagster._cli.utils import get_instance_for_cli
     from dagster._grpc.types import ExecuteRunArgs
     from dagster._serdes import deserialize_value
+    from dagster._utils.interrupts import capture_interrupts
 
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - the run will load its origin itself and report the error there
-            log.warning("run worker: preloading %s failed; the run will load it", module, exc_info=True)
-    line = sys.stdin.readline()
-    if not line.strip():
-        return 0
-    args = deserialize_value(line, ExecuteRunArgs)
-    with get_instance_for_cli(instance_ref=args.instance_ref) as instance:
-        return _execute_run_command_body(args.run_id, instance, lambda _event: None,
-                                         set_exit_code_on_failure=bool(args.set_exit_code_on_failure))
+    # As `dagster api execute_run`: SIGINT (the launcher's terminate) becomes Dagster's clean
+    # interruption wherever it lands, and the run ends CANCELED.
+    with capture_interrupts():
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - the run will load its origin itself and report the error there
+                log.warning("run worker: preloading %s failed; the run will load it", module, exc_info=True)
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0
+        args = deserialize_value(line, ExecuteRunArgs)
+        with get_instance_for_cli(instance_ref=args.instance_ref) as instance:
+            return _execute_run_command_body(args.run_id, instance, lambda _event: None,
+                                             set_exit_code_on_failure=bool(args.set_exit_code_on_failure))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ No service needed: the runs are real Dagster runs of a tiny code location
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,7 +75,7 @@ def touch_run(instance: dg.DagsterInstance, context: WorkspaceRequestContext, ou
     finished = poll_for_finished_run(instance, run.run_id, timeout=120)
     assert finished.status == dg.DagsterRunStatus.SUCCESS, [r.user_message for r in instance.all_logs(run.run_id)]
     # The op ran in the worker the launcher handed the run to, not in this process or the code server.
-    assert out.read_text() == finished.tags[WORKER_PID_TAG] != str(os.getpid())
+    assert out.read_text() == finished.tags[WORKER_PID_TAG].split(":")[0] != str(os.getpid())
     return finished
 
 
@@ -89,7 +90,7 @@ def test_runs_start_in_a_worker_that_imported_the_code_location_ahead(workspace,
     spare = wait_for_spare(launcher)  # started once the first run's worker exited
     second = touch_run(instance, context, tmp_path / "second")
     assert "started ahead of the run" in worker_note(instance, second.run_id)
-    assert second.tags[WORKER_PID_TAG] == str(spare.popen.pid)
+    assert second.tags[WORKER_PID_TAG].split(":")[0] == str(spare.popen.pid)
 
     # Code changed after the spare started: it is retired, the run gets a fresh worker.
     retired = wait_for_spare(launcher)
@@ -100,14 +101,18 @@ def test_runs_start_in_a_worker_that_imported_the_code_location_ahead(workspace,
     assert retired is not None and retired.popen.wait(60) == 0  # end of input: it exits on its own
 
 
-def test_terminate_interrupts_the_worker_and_the_run_ends_canceled(workspace) -> None:
-    instance, context = workspace
-    run = launch(instance, context, "linger")
+def wait_started(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
     deadline = time.monotonic() + 120
     while (instance.get_run_by_id(run.run_id).status != dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
            and time.monotonic() < deadline):
         time.sleep(0.2)
     time.sleep(1)  # the op is sleeping
+
+
+def test_terminate_interrupts_the_worker_and_the_run_ends_canceled(workspace) -> None:
+    instance, context = workspace
+    run = launch(instance, context, "linger")
+    wait_started(instance, run)
     assert instance.run_launcher.terminate(run.run_id)
     finished = poll_for_finished_run(instance, run.run_id, timeout=60)
     assert finished.status == dg.DagsterRunStatus.CANCELED
@@ -120,3 +125,33 @@ def test_a_spare_ends_when_its_launcher_goes_away(workspace, tmp_path: Path) -> 
     spare = wait_for_spare(instance.run_launcher)
     instance.run_launcher.dispose()
     assert spare.popen.wait(60) == 0
+
+
+def test_terminate_right_after_launch_still_ends_canceled(workspace) -> None:
+    """SIGINT while the cold worker is still importing: captured, and the run ends canceled."""
+    instance, context = workspace
+    run = launch(instance, context, "linger")
+    assert instance.run_launcher.terminate(run.run_id)
+    assert poll_for_finished_run(instance, run.run_id, timeout=120).status == dg.DagsterRunStatus.CANCELED
+
+
+def test_a_worker_that_dies_fails_its_run_and_the_next_run_still_starts(workspace, tmp_path: Path) -> None:
+    """Killed (OOM killer, kill -9): the run ends FAILED, not STARTED for good (the sensor waits for active runs)."""
+    instance, context = workspace
+    run = launch(instance, context, "linger")
+    wait_started(instance, run)
+    os.kill(int(instance.get_run_by_id(run.run_id).tags[WORKER_PID_TAG].split(":")[0]), signal.SIGKILL)  # type: ignore[union-attr]
+    finished = poll_for_finished_run(instance, run.run_id, timeout=60)
+    assert finished.status == dg.DagsterRunStatus.FAILURE
+    assert "exited with code -9 before the run ended" in " ".join(
+        (r.dagster_event.message or "") if r.dagster_event else r.user_message for r in instance.all_logs(run.run_id))
+    wait_for_spare(instance.run_launcher)
+    touch_run(instance, context, tmp_path / "after")
+    # Terminating a run whose worker is gone ends it at once.
+    stuck = launch(instance, context, "linger")
+    wait_started(instance, stuck)
+    pid = int(instance.get_run_by_id(stuck.run_id).tags[WORKER_PID_TAG].split(":")[0])  # type: ignore[union-attr]
+    instance.add_run_tags(stuck.run_id, {WORKER_PID_TAG: f"{pid}:0"})  # as if the pid had been reused
+    assert not instance.run_launcher.terminate(stuck.run_id)  # never signals a process it cannot vouch for
+    assert instance.get_run_by_id(stuck.run_id).status == dg.DagsterRunStatus.CANCELED  # type: ignore[union-attr]
+    os.kill(pid, signal.SIGKILL)
