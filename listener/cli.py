@@ -31,6 +31,7 @@ _FLAGS = {
     "max_batch_files": "max_batch_files",
     "max_batch_bytes": "max_batch_bytes",
     "max_batch_wait": "max_batch_wait_s",
+    "batch_idle": "batch_idle_s",
     "poll_timeout": "poll_timeout_s",
     "retry_max": "retry_max_s",
     "replay_on_start": "replay_on_start",
@@ -53,6 +54,8 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-batch-files", type=int, help="files per batch (default 500)")
     g.add_argument("--max-batch-bytes", type=int, help="bytes per batch (default 256 MiB)")
     g.add_argument("--max-batch-wait", type=float, metavar="SECONDS", help="linger after the first event of a batch (default 0.25)")
+    g.add_argument("--batch-idle", type=float, metavar="SECONDS",
+                   help="close a batch early when no event came for this long (default 0.05; 0 = always linger)")
     g.add_argument("--poll-timeout", type=float, metavar="SECONDS", help="longest block in one poll (default 0.2)")
     g.add_argument("--retry-max", type=float, metavar="SECONDS", help="backoff cap for transient failures (default 30)")
     g = p.add_argument_group("reconcile")

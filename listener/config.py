@@ -29,8 +29,11 @@ class ListenerConfig:
             landing folder); default follows the mode (embedded -> local).
         max_batch_files: a batch closes when it holds this many files...
         max_batch_bytes: ...or this many bytes (sum of object sizes)...
-        max_batch_wait_s: ...or this long after its first event arrived. The
-            latency floor: a lone file waits this long before it is loaded.
+        max_batch_wait_s: ...or this long after its first event arrived...
+        batch_idle_s: ...or when a poll of this long brought no further event
+            (0 = off: every batch lingers max_batch_wait_s). A lone file waits
+            about this long before it is loaded; a burst, whose events keep
+            arriving, still fills its batches up to the bounds above.
         poll_timeout_s: how long one poll blocks; bounds how late a signal is seen.
         retry_initial_s / retry_max_s: capped exponential backoff for transient
             failures (storage, broker or catalog down). Retries never give up
@@ -71,6 +74,7 @@ class ListenerConfig:
     max_batch_files: int = 500
     max_batch_bytes: int = 256 * 1024 * 1024
     max_batch_wait_s: float = 0.25
+    batch_idle_s: float = 0.05
     poll_timeout_s: float = 0.2
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
@@ -97,8 +101,8 @@ class ListenerConfig:
             raise ConfigurationError(f"listener source {self.source!r} is unknown; use one of {', '.join(SOURCES)}")
         if self.max_batch_files < 1 or self.max_batch_bytes < 1:
             raise ConfigurationError("--max-batch-files and --max-batch-bytes must be at least 1")
-        if self.max_batch_wait_s < 0 or self.poll_timeout_s <= 0:
-            raise ConfigurationError("--max-batch-wait must be >= 0 and --poll-timeout > 0")
+        if self.max_batch_wait_s < 0 or self.poll_timeout_s <= 0 or self.batch_idle_s < 0:
+            raise ConfigurationError("--max-batch-wait and --batch-idle must be >= 0 and --poll-timeout > 0")
         if self.replay_prefix and not self.replay_prefix.startswith(self.settings.raw_prefix):
             raise ConfigurationError(f"the replay prefix (--prefix, --replay-prefix) must start with {self.settings.raw_prefix!r}")
         if self.maintain_interval_s < 0:

@@ -168,13 +168,28 @@ class Listener:
 
     # ---- the loop -------------------------------------------------------------
     def _tick(self) -> None:
-        deliveries = self._retrying("poll", lambda: self.source.poll(self.config.poll_timeout_s))
+        timeout = self._poll_timeout()
+        deliveries = self._retrying("poll", lambda: self.source.poll(timeout))
         self._beat()
         for delivery in deliveries or ():
             self._accept(delivery)
-        while self._due():
+        # A poll that waited the idle gap and brought nothing, with nothing else on its way
+        # (no unfetched event at the broker, no landed file still settling), closes the open
+        # batch: a lone file loads ~batch_idle_s after its event, not max_batch_wait_s; a
+        # burst keeps arriving, so its batches still fill up to their bounds.
+        idle = not deliveries and self.config.batch_idle_s > 0 and bool(self._buffer) \
+            and not any(self.source.lag().values())
+        while self._due(idle):
             self._flush(self._take())
+            idle = False  # only the batch that was waiting; the rest of the buffer is fresh
         self.metrics.set_lag(self.source.lag())
+
+    def _poll_timeout(self) -> float:
+        """The full poll timeout while nothing waits; with a batch open, the idle gap, within its linger."""
+        if not self._buffer or self.config.batch_idle_s <= 0:
+            return self.config.poll_timeout_s
+        left = self.config.max_batch_wait_s - (time.monotonic() - self._buffer[0].arrived)
+        return max(0.001, min(self.config.poll_timeout_s, self.config.batch_idle_s, left))
 
     def _accept(self, delivery: Delivery) -> None:
         if delivery.other_records:
@@ -193,10 +208,10 @@ class Listener:
                 log.debug("ignored %s/%s: %s", event.bucket, event.key, reason)
         self._buffer.append(_Buffered(delivery, accepted, time.monotonic()))
 
-    def _due(self) -> bool:
+    def _due(self, idle: bool = False) -> bool:
         if not self._buffer:
             return False
-        if self.stopping:
+        if self.stopping or idle:
             return True
         files = sum(len(b.events) for b in self._buffer)
         size = sum(b.size for b in self._buffer)

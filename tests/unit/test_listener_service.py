@@ -304,3 +304,61 @@ def test_health_stays_ok_during_a_long_load_and_turns_unhealthy_when_the_loop_st
     listener.state = "running"
     ok, body = listener.health()
     assert ok is False and body["status"] == "unhealthy" and body["seconds_since_heartbeat"] >= 600
+
+
+class _TimedSource(ScriptedSource):
+    """Records each poll's timeout (the listener's wait for more events)."""
+
+    def __init__(self, polls: list[list[Delivery]]) -> None:
+        super().__init__(polls=deque(polls))
+        self.timeouts: list[float] = []
+
+    def poll(self, timeout_s: float) -> list[Delivery]:
+        self.timeouts.append(timeout_s)
+        return super().poll(timeout_s)
+
+    def lag(self) -> dict[str, int]:
+        return {"p0": 0}  # the scripted future is not announced: each event arrives unforeseen
+
+
+def test_a_lone_file_loads_after_the_idle_gap_not_the_whole_linger() -> None:
+    """Freshness: with a 30 s linger, a file followed by silence still loads at once; a burst still batches."""
+    objects = files(4)
+    first, second, third, fourth = events_for(objects)
+    source = _TimedSource([deliveries(first), [], deliveries(second, start=1), deliveries(third, start=2),
+                           deliveries(fourth, start=3)])
+    loader = FakeLoader()
+    listener, _ = build_listener(config(max_batch_wait_s=30, batch_idle_s=0.05), source=source, loader=loader,
+                                 store=MemoryStore(objects), dead_letters=MemoryDeadLetters())
+    source.on_empty = listener.stop
+    listener.run()
+    # The silent poll closed the first batch; the next three arrived poll after poll: one batch.
+    assert loader.calls == [[f"{SALES}f000.csv"], sorted(objects)[1:]]
+    assert source.timeouts[0] == pytest.approx(0.2)  # nothing open: the full poll timeout
+    assert source.timeouts[1] == pytest.approx(0.05, abs=0.01)  # a batch open: wait only the idle gap
+
+
+def test_batch_idle_zero_keeps_the_full_linger() -> None:
+    objects = files(2)
+    first, second = events_for(objects)
+    source = _TimedSource([deliveries(first), [], deliveries(second, start=1)])
+    loader = FakeLoader()
+    listener, _ = build_listener(config(max_batch_wait_s=30, batch_idle_s=0), source=source, loader=loader,
+                                 store=MemoryStore(objects), dead_letters=MemoryDeadLetters())
+    source.on_empty = listener.stop
+    listener.run()
+    assert loader.calls == [sorted(objects)]
+
+
+def test_a_batch_keeps_lingering_while_the_source_says_more_is_on_its_way() -> None:
+    """A silent poll with events still unfetched at the broker (or files still settling) is no idle gap."""
+    objects = files(2)
+    first, second = events_for(objects)
+    source = ScriptedSource(polls=deque([deliveries(first), [], deliveries(second, start=1)]))
+    source.lag = lambda: {"p0": 1}  # type: ignore[method-assign]
+    loader = FakeLoader()
+    listener, _ = build_listener(config(max_batch_wait_s=30, batch_idle_s=0.05), source=source, loader=loader,
+                                 store=MemoryStore(objects), dead_letters=MemoryDeadLetters())
+    source.on_empty = listener.stop
+    listener.run()
+    assert loader.calls == [sorted(objects)]
