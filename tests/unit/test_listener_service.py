@@ -307,18 +307,29 @@ def test_health_stays_ok_during_a_long_load_and_turns_unhealthy_when_the_loop_st
 
 
 class _TimedSource(ScriptedSource):
-    """Records each poll's timeout (the listener's wait for more events)."""
+    """Records each poll's timeout (the listener's wait for more events); announces ``lag`` ahead of the polls."""
 
-    def __init__(self, polls: list[list[Delivery]]) -> None:
+    def __init__(self, polls: list[list[Delivery]], lag: int = 0) -> None:
         super().__init__(polls=deque(polls))
         self.timeouts: list[float] = []
+        self.announced = lag
 
     def poll(self, timeout_s: float) -> list[Delivery]:
         self.timeouts.append(timeout_s)
         return super().poll(timeout_s)
 
     def lag(self) -> dict[str, int]:
-        return {"p0": 0}  # the scripted future is not announced: each event arrives unforeseen
+        return {"p0": self.announced}
+
+
+def run_lingering(source: _TimedSource, objects: dict[str, bytes], idle_s: float) -> list[list[str]]:
+    """The batches a listener with a 30 s linger and an idle gap of ``idle_s`` loads from ``source``."""
+    loader = FakeLoader()
+    listener, _ = build_listener(config(max_batch_wait_s=30, batch_idle_s=idle_s), source=source, loader=loader,
+                                 store=MemoryStore(objects), dead_letters=MemoryDeadLetters())
+    source.on_empty = listener.stop
+    listener.run()
+    return loader.calls
 
 
 def test_a_lone_file_loads_after_the_idle_gap_not_the_whole_linger() -> None:
@@ -327,13 +338,8 @@ def test_a_lone_file_loads_after_the_idle_gap_not_the_whole_linger() -> None:
     first, second, third, fourth = events_for(objects)
     source = _TimedSource([deliveries(first), [], deliveries(second, start=1), deliveries(third, start=2),
                            deliveries(fourth, start=3)])
-    loader = FakeLoader()
-    listener, _ = build_listener(config(max_batch_wait_s=30, batch_idle_s=0.05), source=source, loader=loader,
-                                 store=MemoryStore(objects), dead_letters=MemoryDeadLetters())
-    source.on_empty = listener.stop
-    listener.run()
     # The silent poll closed the first batch; the next three arrived poll after poll: one batch.
-    assert loader.calls == [[f"{SALES}f000.csv"], sorted(objects)[1:]]
+    assert run_lingering(source, objects, idle_s=0.05) == [[f"{SALES}f000.csv"], sorted(objects)[1:]]
     assert source.timeouts[0] == pytest.approx(0.2)  # nothing open: the full poll timeout
     assert source.timeouts[1] == pytest.approx(0.05, abs=0.01)  # a batch open: wait only the idle gap
 
@@ -342,23 +348,12 @@ def test_batch_idle_zero_keeps_the_full_linger() -> None:
     objects = files(2)
     first, second = events_for(objects)
     source = _TimedSource([deliveries(first), [], deliveries(second, start=1)])
-    loader = FakeLoader()
-    listener, _ = build_listener(config(max_batch_wait_s=30, batch_idle_s=0), source=source, loader=loader,
-                                 store=MemoryStore(objects), dead_letters=MemoryDeadLetters())
-    source.on_empty = listener.stop
-    listener.run()
-    assert loader.calls == [sorted(objects)]
+    assert run_lingering(source, objects, idle_s=0) == [sorted(objects)]
 
 
 def test_a_batch_keeps_lingering_while_the_source_says_more_is_on_its_way() -> None:
     """A silent poll with events still unfetched at the broker (or files still settling) is no idle gap."""
     objects = files(2)
     first, second = events_for(objects)
-    source = ScriptedSource(polls=deque([deliveries(first), [], deliveries(second, start=1)]))
-    source.lag = lambda: {"p0": 1}  # type: ignore[method-assign]
-    loader = FakeLoader()
-    listener, _ = build_listener(config(max_batch_wait_s=30, batch_idle_s=0.05), source=source, loader=loader,
-                                 store=MemoryStore(objects), dead_letters=MemoryDeadLetters())
-    source.on_empty = listener.stop
-    listener.run()
-    assert loader.calls == [sorted(objects)]
+    source = _TimedSource([deliveries(first), [], deliveries(second, start=1)], lag=1)
+    assert run_lingering(source, objects, idle_s=0.05) == [sorted(objects)]
