@@ -88,6 +88,17 @@ def _freshness_and_burst(settings: Settings, plan: Plan, name: str, count: int, 
         return bench_freshness.run(scoped, plan.uploads), bench_burst.run(scoped, plan.burst_files)
 
 
+# The baseline of the listener's idle-gap flush: every batch lingers --max-batch-wait, as before it.
+LINGERING = ("--batch-idle", "0")
+
+
+def _freshness_lingering(settings: Settings, plan: Plan, name: str, logdir: Path) -> dict:
+    scoped = scenario(settings, name)
+    with listeners(scoped, 1, logdir, *LINGERING):
+        warm_up(scoped)
+        return bench_freshness.run(scoped, plan.uploads)
+
+
 def streaming(base: Settings, plan: Plan, workdir: Path, stamp: dict[str, Any]) -> list[Figure]:
     figures: list[Figure] = []
     logdir = workdir / "listener-logs"
@@ -97,6 +108,8 @@ def streaming(base: Settings, plan: Plan, workdir: Path, stamp: dict[str, Any]) 
             counts = plan.instances if delivery == "direct" else (1,)
             for count in counts:
                 fresh, burst = _freshness_and_burst(manager.settings, plan, f"{delivery[0]}{count}", count, logdir)
+                if count == 1 and delivery == "direct":
+                    fresh["lingering"] = _freshness_lingering(manager.settings, plan, "d1-linger", logdir)
                 figures += _stream_figures(delivery, count, fresh, burst, stamp)
                 print(f"  streaming {delivery} x{count}: {fresh} {burst}", file=sys.stderr, flush=True)
     return figures
@@ -113,9 +126,12 @@ def _stream_figures(delivery: str, count: int, fresh: dict, burst: dict, stamp: 
             make("scale", f"freshness p50, {delivery}, {count} listeners", fresh["p50_s"], "s", detail=fresh, **stamp),
             make("scale", f"burst, {delivery}, {count} listeners", burst["files_per_s"], "files/s", detail=burst, **stamp),
         ]
+    lingering = fresh.get("lingering") or {}  # direct: the same uploads with every batch lingering 0.25 s
     out = [
         make("freshness", f"{delivery} {stat.split('_')[0]} ({fresh['uploads']} uploads)", fresh[stat], "s",
-             FRESHNESS_TARGETS.get((delivery, stat)), detail=fresh, **stamp)
+             FRESHNESS_TARGETS.get((delivery, stat)), detail=fresh, **stamp,
+             **({"baseline": lingering[stat], "baseline_name": "batches always linger (--batch-idle 0)"}
+                if stat in lingering else {}))
         for stat in ("p50_s", "p95_s", "max_s")
     ]
     upload_rate = round(burst["files"] / burst["upload_s"], 1) if burst["upload_s"] else None
