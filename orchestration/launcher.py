@@ -27,7 +27,6 @@ What differs:
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -43,8 +42,6 @@ from dagster import Array, Field
 from dagster._core.launcher.base import LaunchRunContext, RunLauncher
 from dagster._core.storage.dagster_run import DagsterRunStatus
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
-
-log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKER_MODULE = "orchestration.run_worker"
