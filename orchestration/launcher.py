@@ -48,6 +48,7 @@ WORKER_MODULE = "orchestration.run_worker"
 WORKER_PID_TAG = "lakehouse/run_worker_pid"
 DEFAULT_PRELOAD = ("orchestration.definitions",)
 DEFAULT_WATCH = (".env", "orchestration", "warehouse", "ingestion", "lakehouse", "transformation/target/manifest.json")
+RETIRE_WAIT_S = 30.0  # how long dispose waits for a retired spare before killing it
 CHANGE_MARGIN_S = 2.0  # coarse file-system clocks: a change this close to a spare's start retires it
 
 
@@ -182,11 +183,19 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         return True
 
     def dispose(self) -> None:
+        """Retire the spare and wait for every retired spare to end (runs in progress go on)."""
         with self._lock:
             self._disposed = True
             if self._spare is not None:
                 self._retire(self._spare)
                 self._spare = None
+            retired, self._retired = self._retired, []
+        for popen in retired:  # a spare still importing reads its end of input within seconds
+            try:
+                popen.wait(RETIRE_WAIT_S)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait()
 
     # -- workers -------------------------------------------------------------
     def _hand_over(self, worker: Worker, line: str) -> str:

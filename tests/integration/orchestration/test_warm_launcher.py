@@ -37,6 +37,23 @@ def workspace(tmp_path: Path) -> Iterator[tuple[dg.DagsterInstance, WorkspaceReq
         with WorkspaceProcessContext(instance, target) as process_context:
             yield instance, process_context.create_request_context()
         instance.run_launcher.dispose()
+        # Every worker this launcher started has ended: none is left running once it is disposed
+        # (a Popen collected while its process runs is a ResourceWarning, an error in this suite).
+        assert running_workers() == []
+
+
+def running_workers() -> list[int]:
+    """Our run workers that are children of this process and still running (zombies have ended)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"orchestration.run_worker" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def launch(instance: dg.DagsterInstance, context: WorkspaceRequestContext, job: str,
