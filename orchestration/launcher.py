@@ -67,8 +67,11 @@ def newest_change(paths: Sequence[Path]) -> float:
     """
     newest = 0.0
     for path in paths:
-        entries = [path, *path.rglob("*.py"), *(d for d in path.rglob("*") if d.is_dir() and d.name != "__pycache__")] \
-            if path.is_dir() else [path]
+        entries = [path]
+        if path.is_dir():  # one walk: every folder (but bytecode caches) and its .py files
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = [d for d in dirs if d != "__pycache__"]
+                entries += [Path(folder, d) for d in dirs] + [Path(folder, f) for f in files if f.endswith(".py")]
         for entry in entries:
             try:
                 st = entry.stat()
