@@ -38,6 +38,9 @@ class ObjectStore(Protocol):
     def stat(self, key: str) -> SourceObject:
         """The current version of one object; PermanentError if it is gone."""
 
+    def reachable(self) -> bool:
+        """Whether the store answers right now (one cheap request, no retries)."""
+
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """Create or replace an object."""
 
@@ -48,9 +51,17 @@ class ObjectStore(Protocol):
 class S3ObjectStore:
     """A bucket in MinIO (or any S3 API). Connection failures become RetryableError."""
 
-    def __init__(self, client: Minio, bucket: str) -> None:
+    def __init__(self, client: Minio, bucket: str, probe_client: Minio | None = None) -> None:
         self.client = client
         self.bucket = bucket
+        self.probe_client = probe_client or client  # best without retries: see minio_client(probe=True)
+
+    def reachable(self) -> bool:
+        try:
+            self.probe_client.bucket_exists(self.bucket)
+        except (HTTPError, S3Error, OSError, ValueError):
+            return False
+        return True
 
     def _source(self, key: str, etag: str, size: int, version_id: str | None = None) -> SourceObject:
         etag = etag.strip('"')
@@ -212,6 +223,9 @@ class LocalObjectStore:
                 except FileNotFoundError:
                     continue  # deleted while listing
 
+    def reachable(self) -> bool:
+        return self.root.is_dir()
+
     def stat(self, key: str) -> SourceObject:
         path = self.root / key
         try:
@@ -238,4 +252,4 @@ def open_store(settings: Settings) -> ObjectStore:
         return LocalObjectStore(settings.landing_dir, hash_cache=settings.state_dir / "landing-hashes.sqlite")
     from lakehouse.services.minio import minio_client
 
-    return S3ObjectStore(minio_client(settings), settings.bucket)
+    return S3ObjectStore(minio_client(settings), settings.bucket, probe_client=minio_client(settings, probe=True))

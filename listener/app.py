@@ -112,7 +112,7 @@ def build_listener(config: ListenerConfig, *, source: EventSource | None = None,
     source = source if source is not None else open_event_source(config)
     listener_id = str(getattr(source, "client_id", config.client_id))
     parts = build_parts(config, listener_id=listener_id, **fakes)  # type: ignore[arg-type]
-    if config.replay_on_start or config.replay_interval_s > 0:
+    if config.reconciles:
         shared = {k: v for k, v in fakes.items() if k not in ("metrics", "store")}
         parts.reconcile = build_parts(
             config, origin="replay", listener_id=listener_id, store=parts.store, metrics=parts.metrics, **shared  # type: ignore[arg-type]

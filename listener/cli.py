@@ -37,6 +37,7 @@ _FLAGS = {
     "replay_on_start": "replay_on_start",
     "replay_interval": "replay_interval_s",
     "replay_prefix": "replay_prefix",
+    "outage_probe": "outage_probe_s",
     "maintain_interval": "maintain_interval_s",
     "metrics_host": "metrics_host",
     "metrics_port": "metrics_port",
@@ -62,6 +63,9 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--replay-on-start", action=argparse.BooleanOptionalAction, default=None,
                    help="list the store and load what the ledger lacks before consuming (always on for --source local)")
     g.add_argument("--replay-interval", type=float, metavar="SECONDS", help="reconcile again every N seconds (default never; 60 with LAKEHOUSE_EVENT_DELIVERY=direct)")
+    g.add_argument("--outage-probe", type=float, metavar="SECONDS",
+                   help="kafka source: check the store every N seconds and reconcile once after it or the broker recovers "
+                        "from an outage (default 1; 0 = off)")
     g.add_argument("--replay-prefix", help="what reconcile lists (default raw/)")
     g.add_argument("--maintain-interval", type=float, metavar="SECONDS",
                    help="run `lakehouse maintain` on the reconcile thread every N seconds (default never)")

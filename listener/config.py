@@ -50,6 +50,15 @@ class ListenerConfig:
             events sent while the broker was down are lost and only a reconcile
             finds their files).
         replay_prefix: what reconcile lists (must be under ``settings.raw_prefix``).
+        outage_probe_s: kafka source: the reconcile thread asks the store whether
+            it answers this often (one HEAD request; 0 = off). When it answers
+            again after failing — and whenever the poll thread recovers from a
+            transient failure — one reconcile pass runs ``outage_settle_s``
+            later: an object MinIO wrote while it was being stopped, or while
+            the broker was down without MinIO's queue, may never raise its
+            event, and only a listing finds it.
+        outage_settle_s: how long after a recovery that pass waits, so that what
+            was in flight around the outage has landed before it lists.
         maintain_interval_s: run ``lakehouse maintain`` (compaction; on the
             SQLite catalog also snapshot expiry and orphan removal, with the
             command's defaults) every this many seconds, on the reconcile
@@ -82,6 +91,8 @@ class ListenerConfig:
     replay_on_start: bool = False
     replay_interval_s: float = 0.0
     replay_prefix: str = ""
+    outage_probe_s: float = 1.0
+    outage_settle_s: float = 3.0
     maintain_interval_s: float = 0.0
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
@@ -105,6 +116,8 @@ class ListenerConfig:
             raise ConfigurationError("--max-batch-wait and --batch-idle must be >= 0 and --poll-timeout > 0")
         if self.replay_prefix and not self.replay_prefix.startswith(self.settings.raw_prefix):
             raise ConfigurationError(f"the replay prefix (--prefix, --replay-prefix) must start with {self.settings.raw_prefix!r}")
+        if self.outage_probe_s < 0 or self.outage_settle_s < 0:
+            raise ConfigurationError("--outage-probe and the outage settle time must be >= 0 (0 = off)")
         if self.maintain_interval_s < 0:
             raise ConfigurationError("--maintain-interval must be >= 0 (0 = never)")
         if self.auto_offset_reset not in ("earliest", "latest"):
@@ -118,9 +131,15 @@ class ListenerConfig:
         changes = {k: v for k, v in overrides.items() if v is not None and k != "source"}
         if base.source == "local":
             changes["replay_on_start"] = True  # the catch-up is the local source's only memory
+            changes["outage_probe_s"] = 0.0  # a folder has no outage that loses events; the start pass is the catch-up
         elif settings.event_delivery == "direct":
             changes.setdefault("replay_interval_s", DIRECT_RECONCILE_INTERVAL_S)
         return replace(base, **changes)
+
+    @property
+    def reconciles(self) -> bool:
+        """Whether this listener ever runs a reconcile pass (and so needs the reconcile thread's parts)."""
+        return self.replay_on_start or self.replay_interval_s > 0 or self.outage_probe_s > 0
 
     @property
     def reconcile_prefix(self) -> str:

@@ -21,6 +21,15 @@ snapshot that the loaders' indexes read like any other commit; a compaction
 that races a load fails its commit and is planned again; expiry and orphan
 removal only touch what no retained snapshot needs. A failed run is logged and
 reported in ``/healthz`` and retried at the next interval.
+
+It also runs the outage catch-up (``config.outage_probe_s``): it asks the
+store whether it answers (a HEAD request without retries) every few seconds,
+and :meth:`Reconciler.request` is how the poll thread asks for a pass after it
+recovered from a transient failure. An object MinIO wrote while it was being
+stopped can lose its event (the write and the event are not one transaction),
+and so can one written while the broker was down when MinIO keeps no queue
+(``LAKEHOUSE_EVENT_DELIVERY=direct``); one pass shortly after the recovery
+finds them by listing, instead of the next periodic pass (or never).
 """
 
 from __future__ import annotations
@@ -42,6 +51,8 @@ from listener.metrics import ListenerMetrics
 from listener.replay import ReplayReport, reconcile
 
 log = logging.getLogger(__name__)
+
+WAKE_S = 0.5
 
 
 class Reconciler:
@@ -76,13 +87,18 @@ class Reconciler:
         self._passes = 0
         self._last: dict[str, Any] = {}
         self._maintenance: dict[str, Any] = {"runs": 0}
+        self._catch_up_at: float | None = None  # when the requested outage catch-up pass is due
+        self._catch_up_why = ""
+        self._store_up = True
+        self._catch_ups = 0
 
     # ---- lifecycle ------------------------------------------------------------
     def start(self, *, initial: bool) -> None:
         """Start the thread if there is anything to do; returns at once."""
         if not initial:
             self.caught_up.set()
-        if not initial and self.config.replay_interval_s <= 0 and self.config.maintain_interval_s <= 0:
+        c = self.config
+        if not initial and c.replay_interval_s <= 0 and c.maintain_interval_s <= 0 and c.outage_probe_s <= 0:
             return
         self._thread = threading.Thread(target=self._run, args=(initial,), name="listener-reconcile", daemon=True)
         self._thread.start()
@@ -94,26 +110,73 @@ class Reconciler:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def request(self, why: str) -> None:
+        """Ask for one pass ``config.outage_settle_s`` from now (after an outage ended); thread-safe.
+
+        Requests that arrive before the pass is due join it; without the outage
+        catch-up (``outage_probe_s`` 0) this does nothing.
+        """
+        if self.config.outage_probe_s <= 0:
+            return
+        with self._lock:
+            if self._catch_up_at is not None:
+                return
+            self._catch_up_at = time.monotonic() + self.config.outage_settle_s
+            self._catch_up_why = why
+        log.info("reconcile in %.1fs: %s", self.config.outage_settle_s, why)
+
     def _run(self, initial: bool) -> None:
         try:
             if initial:
                 self.run_pass()
                 self.caught_up.set()
-            replay, maintain = self.config.replay_interval_s, self.config.maintain_interval_s
+            c = self.config
             now = time.monotonic()
-            next_pass = now + replay if replay > 0 else float("inf")
-            next_maintenance = now + maintain if maintain > 0 else float("inf")
-            while min(next_pass, next_maintenance) < float("inf"):
-                if self.stop.wait(max(0.0, min(next_pass, next_maintenance) - time.monotonic())):
+            never = float("inf")
+            next_pass = now + c.replay_interval_s if c.replay_interval_s > 0 else never
+            next_maintenance = now + c.maintain_interval_s if c.maintain_interval_s > 0 else never
+            next_probe = now + c.outage_probe_s if c.outage_probe_s > 0 else never
+            while min(next_pass, next_maintenance, next_probe) < never:
+                with self._lock:
+                    catch_up = self._catch_up_at if self._catch_up_at is not None else never
+                due = min(next_pass, next_maintenance, next_probe, catch_up)
+                # Wake at least every WAKE_S: a request() from the poll thread sets a
+                # nearer catch-up than the one this wait was computed for.
+                if self.stop.wait(min(WAKE_S, max(0.0, due - time.monotonic()))):
                     return
-                if time.monotonic() >= next_pass:
-                    self.run_pass()
-                    next_pass = time.monotonic() + replay
+                if time.monotonic() >= next_probe:
+                    self._probe()
+                    next_probe = time.monotonic() + c.outage_probe_s
+                if time.monotonic() >= min(next_pass, catch_up):
+                    self._catch_up_pass(catch_up)
+                    next_pass = time.monotonic() + c.replay_interval_s if c.replay_interval_s > 0 else never
                 if time.monotonic() >= next_maintenance and not self.stop.is_set():
                     self.run_maintenance()
-                    next_maintenance = time.monotonic() + maintain
+                    next_maintenance = time.monotonic() + c.maintain_interval_s
         finally:
             self.caught_up.set()
+
+    def _probe(self) -> None:
+        """Ask the store whether it answers; a failure followed by an answer requests a pass."""
+        try:
+            up = bool(self.store.reachable())
+        except Exception:  # noqa: BLE001 - a probe that cannot tell counts as "down"
+            up = False
+        if up and not self._store_up:
+            self.request("the object store answers again after an outage")
+        elif not up and self._store_up:
+            log.warning("the object store does not answer; one reconcile pass follows its recovery")
+        self._store_up = up
+
+    def _catch_up_pass(self, catch_up: float) -> None:
+        """A periodic pass or the requested catch-up (one pass serves both)."""
+        if catch_up <= time.monotonic():
+            with self._lock:
+                self._catch_up_at = None
+                why = self._catch_up_why
+                self._catch_ups += 1
+            log.info("reconcile pass after an outage (%s)", why)
+        self.run_pass()
 
     # ---- maintenance ------------------------------------------------------------
     def run_maintenance(self) -> list[dict[str, Any]] | None:
@@ -214,6 +277,8 @@ class Reconciler:
                 "last_error_at": self._last.get("error_at"),
                 "last_summary": self._last.get("summary"),
                 "maintenance": dict(self._maintenance),
+                "store_answers": self._store_up,
+                "outage_catch_ups": self._catch_ups,
             }
 
 

@@ -269,7 +269,10 @@ class Listener:
         one_by_one = False
         while True:
             try:
-                return self.dispatcher.load_events(events, unreadable, one_by_one=one_by_one)
+                report = self.dispatcher.load_events(events, unreadable, one_by_one=one_by_one)
+                if attempt:
+                    self.reconciler.request("a batch loaded after a transient failure")
+                return report
             except RetryableError as exc:
                 self.metrics.fail(reasons.TRANSIENT)
                 log.warning("batch of %d files: transient failure, retrying (attempt %d): %s", len(events), attempt + 1, exc)
@@ -301,7 +304,10 @@ class Listener:
         attempt = 0
         while True:
             try:
-                return call()
+                result = call()
+                if attempt:
+                    self.reconciler.request(f"{what} works again after a transient failure")
+                return result
             except RetryableError as exc:
                 self.metrics.fail(reasons.TRANSIENT)
                 log.warning("%s: transient failure, retrying (attempt %d): %s", what, attempt + 1, exc)

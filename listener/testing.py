@@ -39,6 +39,10 @@ class MemoryStore:
     def __init__(self, objects: dict[str, bytes] | None = None) -> None:
         self.objects: dict[str, bytes] = dict(objects or {})
         self.stats: list[str] = []
+        self.up = True  # what reachable() answers: a test takes the store "down" with up = False
+
+    def reachable(self) -> bool:
+        return self.up
 
     def _source(self, key: str) -> SourceObject:
         data = self.objects[key]

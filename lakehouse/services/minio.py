@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import requests
+import urllib3
 from minio import Minio
 from minio.error import S3Error
 from minio.notificationconfig import NotificationConfig, PrefixFilterRule, QueueConfig
@@ -27,16 +28,22 @@ TARGET_WAIT_SECONDS = 30.0  # how long MinIO may take to bring its Kafka target 
 INIT_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "init" / "minio.sh"
 
 
-def minio_client(settings: Settings) -> Minio:
-    """An S3 client for the configured endpoint (plain HTTP unless it says https)."""
+def minio_client(settings: Settings, *, probe: bool = False) -> Minio:
+    """An S3 client for the configured endpoint (plain HTTP unless it says https).
+
+    ``probe``: no retries and a 2 s timeout, for asking whether the store answers
+    right now (the default client retries for seconds, which hides a short outage).
+    """
     endpoint = settings.s3_endpoint
     secure = endpoint.startswith("https://")
+    http_client = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=2), retries=False, maxsize=1) if probe else None
     return Minio(
         endpoint.split("://", 1)[-1],
         access_key=settings.s3_access_key,
         secret_key=settings.s3_secret_key,
         secure=secure,
         region=settings.s3_region,
+        http_client=http_client,
     )
 
 
@@ -81,24 +88,32 @@ class MinioService(NativeService):
         private_dir(self.data_dir)
         if s.event_delivery == "queued":
             private_dir(self.queue_dir)
-        target = s.notify_target_id
-        env = self.base_env() | {
-            "MINIO_ROOT_USER": s.s3_access_key,
-            "MINIO_ROOT_PASSWORD": s.s3_secret_key,
-            "MINIO_REGION": s.s3_region,
-            "MINIO_BROWSER": "on",
-            "MINIO_UPDATE": "off",
-            f"MINIO_NOTIFY_KAFKA_ENABLE_{target}": "on",
-            f"MINIO_NOTIFY_KAFKA_BROKERS_{target}": s.kafka_bootstrap,
-            f"MINIO_NOTIFY_KAFKA_TOPIC_{target}": s.events_topic,
-        } | self.delivery_env()
         argv = [
             str(binary), "server", str(self.data_dir),
             "--address", f"{s.host}:{s.minio_port}",
             "--console-address", f"{s.host}:{s.minio_console_port}",
             "--quiet",
         ]
-        return LaunchSpec(argv=argv, env=env, cwd=self.process.run_dir)
+        return LaunchSpec(argv=argv, env=self.base_env() | self.server_env(), cwd=self.process.run_dir)
+
+    def server_env(self) -> dict[str, str]:
+        """MinIO's own settings: root user, region, the Kafka notification target."""
+        s = self.settings
+        target = s.notify_target_id
+        return {
+            "MINIO_ROOT_USER": s.s3_access_key,
+            "MINIO_ROOT_PASSWORD": s.s3_secret_key,
+            "MINIO_REGION": s.s3_region,
+            "MINIO_BROWSER": "on",
+            "MINIO_UPDATE": "off",
+            # Hold S3 requests until the bucket notification rules are loaded: without it
+            # MinIO answers while it still loads them in the background after a restart,
+            # and a PUT in that window raises no event (minio/minio#17182).
+            "MINIO_SYNC_BOOT": "on",
+            f"MINIO_NOTIFY_KAFKA_ENABLE_{target}": "on",
+            f"MINIO_NOTIFY_KAFKA_BROKERS_{target}": s.kafka_bootstrap,
+            f"MINIO_NOTIFY_KAFKA_TOPIC_{target}": s.events_topic,
+        } | self.delivery_env()
 
     def delivery_env(self) -> dict[str, str]:
         """The Kafka target's queue settings for ``settings.event_delivery``.

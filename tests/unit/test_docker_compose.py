@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from deploy.init.dremio import config_from
+from lakehouse.services.minio import MinioService
 from lakehouse.settings import _ENV_NAMES, Settings, load_settings, read_dotenv
 from tests.conftest import running_in_ci
 
@@ -191,6 +192,9 @@ def test_minio_and_its_init_use_the_bucket_topic_and_prefixes() -> None:
     target = settings.notify_target_id
     assert minio_env[f"MINIO_NOTIFY_KAFKA_TOPIC_{target}"] == TOPIC
     assert minio_env[f"MINIO_NOTIFY_KAFKA_QUEUE_DIR_{target}"].startswith("/")
+    # S3 requests wait for the notification rules after a restart, in compose as natively.
+    native_env = MinioService(settings).server_env()
+    assert minio_env["MINIO_SYNC_BOOT"] == native_env["MINIO_SYNC_BOOT"] == "on"
     init = services["minio-init"]
     assert init["entrypoint"] == ["/bin/sh", "/deploy/init/minio.sh"]
     env = init["environment"]

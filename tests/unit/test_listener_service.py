@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.request
 from collections import deque
 from dataclasses import replace
@@ -23,7 +24,8 @@ SALES = "raw/ecoride/sales/"
 
 
 def config(**overrides: object) -> ListenerConfig:
-    base = ListenerConfig(settings=Settings(bucket=BUCKET), max_batch_wait_s=0, retry_initial_s=0.001, retry_max_s=0.002, metrics_enabled=False)
+    base = ListenerConfig(settings=Settings(bucket=BUCKET), max_batch_wait_s=0, retry_initial_s=0.001, retry_max_s=0.002, metrics_enabled=False,
+                          outage_probe_s=0)
     return replace(base, **overrides)
 
 
@@ -357,3 +359,60 @@ def test_a_batch_keeps_lingering_while_the_source_says_more_is_on_its_way() -> N
     first, second = events_for(objects)
     source = _TimedSource([deliveries(first), [], deliveries(second, start=1)], lag=1)
     assert run_lingering(source, objects, idle_s=0.05) == [sorted(objects)]
+
+
+# ---- the outage catch-up: one reconcile pass after a recovery ---------------------
+def test_a_batch_that_loads_after_a_transient_failure_is_followed_by_one_reconcile_pass() -> None:
+    # An object written while MinIO was being stopped may never raise its event:
+    # once loads work again, one listing finds it (no periodic pass is configured).
+    sent, silent = files(1), {f"{SALES}no-event.csv": b"row\n"}
+    loader = FakeLoader()
+    loader.failures.append(RetryableError("storage down"))
+    source = ScriptedSource(polls=deque([deliveries(*events_for(sent))]))
+    listener, _ = build_listener(config(outage_probe_s=30, outage_settle_s=0), source=source, loader=loader,
+                                 store=MemoryStore(sent | silent), dead_letters=MemoryDeadLetters())
+    give_up = time.monotonic() + 10
+    source.on_empty = lambda: listener.stop() if listener.health()[1]["reconcile"]["passes"] or time.monotonic() > give_up else None
+    listener.run()
+    status = listener.health()[1]["reconcile"]
+    assert status["outage_catch_ups"] == 1 and status["last_summary"]["loaded"] == 1
+    assert sorted(loader.rows["ecoride_sales"]) == sorted(sent | silent)
+
+
+def test_the_store_answering_again_after_failing_its_probe_triggers_one_pass() -> None:
+    silent = {f"{SALES}no-event.csv": b"row\n"}
+    store = MemoryStore(silent)
+    store.up = False
+    loader = FakeLoader()
+    source = ScriptedSource()
+    listener, _ = build_listener(config(outage_probe_s=0.01, outage_settle_s=0), source=source, loader=loader, store=store,
+                                 dead_letters=MemoryDeadLetters())
+    seen: dict[str, object] = {}
+    give_up = time.monotonic() + 10
+
+    def idle() -> None:
+        status = listener.health()[1]["reconcile"]
+        if "down" not in seen and status["store_answers"] is False:
+            seen["down"] = status["passes"]  # no pass while the store does not answer
+            store.up = True
+        elif status["passes"] or time.monotonic() > give_up:
+            listener.stop()
+
+    source.on_empty = idle
+    listener.run()
+    assert seen["down"] == 0
+    assert listener.health()[1]["reconcile"]["outage_catch_ups"] == 1
+    assert loader.rows["ecoride_sales"] == list(silent)
+
+
+def test_a_store_that_keeps_answering_costs_no_pass() -> None:
+    loader = FakeLoader()
+    source = ScriptedSource()
+    listener, _ = build_listener(config(outage_probe_s=0.01, outage_settle_s=0), source=source, loader=loader,
+                                 store=MemoryStore(files(1)), dead_letters=MemoryDeadLetters())
+    stop_at = threading.Timer(0.3, listener.stop)
+    stop_at.start()
+    listener.run()
+    stop_at.join()
+    status = listener.health()[1]["reconcile"]
+    assert status["store_answers"] is True and status["passes"] == 0 and loader.calls == []

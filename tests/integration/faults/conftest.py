@@ -165,6 +165,18 @@ class Accounting:
         return {"files": len(self.expected), "loaded": len(self.loaded), "quarantined": len(self.quarantined),
                 "lost": len(self.lost), "duplicated": len(self.duplicated), "wrong": len(self.wrong)}
 
+    def explain(self, *logs: tuple[str, str]) -> str:
+        """A short failure report: the counts, a few keys of each kind, and the tails of ``logs``
+        ((title, text) pairs) — not hundreds of keys that push the cause out of CI's output."""
+        lines = [str(self.figures())]
+        for kind in ("lost", "duplicated", "wrong"):
+            keys = sorted(getattr(self, kind))
+            if keys:
+                lines.append(f"{kind}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}")
+        for title, text in logs:
+            lines.append(f"--- {title} (tail) ---\n{text[-3000:]}")
+        return "\n".join(lines)
+
 
 def account(expected: Mapping[str, int], rows: Mapping[tuple[str, str], int], reports: Mapping[str, dict]) -> Accounting:
     """Compare bronze rows per (key, etag) and quarantine reports with what each file holds."""
