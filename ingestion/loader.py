@@ -62,6 +62,7 @@ from ingestion.catalog import open_catalog
 from ingestion.outcomes import EMPTY, QUARANTINED, Outcome, OutcomeIndex, OutcomeLog, settled
 from ingestion.pipeline import FileReader
 from ingestion.quarantine import quarantine
+from ingestion.readahead import ReadAhead
 from ingestion.source import SourceObject
 from ingestion.specs import DatasetSpec, route
 from ingestion.storage import ObjectStore, open_store
@@ -292,6 +293,7 @@ class BronzeLoader:
         seen: set[tuple[str, str]] = set()
         waiting: dict[int, StagedFile] = {}  # written, beyond this commit's share
         adopted = 0  # files written by earlier attempts, in this commit
+        ahead = ReadAhead(self._to_read(todo, staged, states, retry) if getattr(self.store, "remote", False) else ())
         try:
             for index, obj in todo:
                 pair = (obj.key, obj.etag)
@@ -316,7 +318,7 @@ class BronzeLoader:
                     continue
                 seen.add(pair)
                 schema_before = group.schema_id
-                result = self._stage(spec, group, obj, ingested_at, records)
+                result = self._stage(spec, group, ahead.source(obj), ingested_at, records)
                 if isinstance(result, StagedFile):
                     staged[index] = result
                 else:
@@ -326,7 +328,16 @@ class BronzeLoader:
             self._commit(spec, group, staged, done, records)
         finally:  # committed or not, the waiting files are still written and not yet in the table
             staged.update(waiting)
+            ahead.close()
         return not waiting
+
+    @staticmethod
+    def _to_read(todo: list[Item], staged: dict[int, StagedFile], states: dict[tuple[str, str], str],
+                 retry: bool) -> list[SourceObject]:
+        """The files ``_attempt`` will parse, in its order: not written before, not settled in the ledger."""
+        return [obj for index, obj in todo if index not in staged
+                and states.get((obj.key, obj.etag)) not in (LOADED, EMPTY)
+                and not (states.get((obj.key, obj.etag)) == QUARANTINED and not retry)]
 
     def _stage(self, spec: DatasetSpec, group: GroupWrite, obj: SourceObject, ingested_at: datetime,
                records: list[Outcome]) -> StagedFile | FileOutcome:

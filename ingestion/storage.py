@@ -51,6 +51,8 @@ class ObjectStore(Protocol):
 class S3ObjectStore:
     """A bucket in MinIO (or any S3 API). Connection failures become RetryableError."""
 
+    remote = True  # every read waits on the network: the loader reads small files ahead (ingestion.readahead)
+
     def __init__(self, client: Minio, bucket: str, probe_client: Minio | None = None) -> None:
         self.client = client
         self.bucket = bucket

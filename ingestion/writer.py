@@ -41,7 +41,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.types import StringType
 
-from ingestion.datafiles import write_data_files
+from ingestion.datafiles import task_schema_of, write_data_files
 from ingestion.pipeline import FileReader
 from ingestion.schema import SOURCE_ETAG, SOURCE_KEY, data_column_names
 from ingestion.source import SourceObject
@@ -148,6 +148,7 @@ class GroupWrite:
         self._uuid = uuid.uuid4()
         self._counter = itertools.count()
         self._metadata: TableMetadata | None = None
+        self._task_schemas: dict[tuple[pa.Schema, int], Schema] = {}
         self._evolve_to_spec()
 
     @property
@@ -189,7 +190,13 @@ class GroupWrite:
         if not batches:
             return []
         data = pa.Table.from_batches(batches)
-        return write_data_files(self.metadata, self.table.io, data, self._uuid, self._counter)
+        # One conversion per Arrow schema and table schema, not per file: the files of a
+        # batch almost always share both (an evolved schema has a new id, so a new entry).
+        key = (data.schema, self.schema_id)
+        task_schema = self._task_schemas.get(key)
+        if task_schema is None:
+            task_schema = self._task_schemas[key] = task_schema_of(self.metadata, data.schema)
+        return write_data_files(self.metadata, self.table.io, data, self._uuid, self._counter, task_schema)
 
     def add_file(self, reader: FileReader, started: float) -> StagedFile:
         """Write one file's rows as data files (not yet committed).
