@@ -320,6 +320,7 @@ class BronzeLoader:
                 schema_before = group.schema_id
                 result = self._stage(spec, group, ahead.source(obj), ingested_at, records)
                 if isinstance(result, StagedFile):
+                    result.obj = obj  # not the one holding the bytes read ahead: staged files wait for the commit
                     staged[index] = result
                 else:
                     done[index] = result

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
+from ingestion.parsers import GuardedStream
 from ingestion.source import SourceObject
 
 WORKERS = 4
@@ -33,7 +34,8 @@ MAX_SIZE = 4 << 20
 def _fetch(obj: SourceObject) -> bytes:
     raw = obj.open()
     try:
-        return raw.read()
+        # Read through the parsers' guard: a connection lost mid-read is a RetryableError, as when parsing.
+        return io.BufferedReader(GuardedStream(raw, obj.key), 1 << 20).read()
     finally:
         raw.close()
         release = getattr(raw, "release_conn", None)  # urllib3 responses hold a pooled connection

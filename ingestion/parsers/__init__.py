@@ -76,7 +76,7 @@ def normalize_name(raw: str, position: int = 0) -> str:
     return name or f"column_{position + 1}"
 
 
-class _GuardedStream(io.RawIOBase):
+class GuardedStream(io.RawIOBase):
     """Turns read failures of the underlying object into RetryableError.
 
     Sits below the gzip layer, so an OSError that gzip raises afterwards
@@ -142,7 +142,7 @@ def open_source(obj: SourceObject) -> Iterator[BinaryIO]:
     """
     raw = _open_raw(obj)
     try:
-        buffered = io.BufferedReader(_GuardedStream(raw, obj.key), 1 << 20)
+        buffered = io.BufferedReader(GuardedStream(raw, obj.key), 1 << 20)
         if buffered.peek(2)[:2] == GZIP_MAGIC:
             yield io.BufferedReader(_GuardedGzip(buffered, obj.key), 1 << 20)  # type: ignore[arg-type]
         else:

@@ -297,3 +297,46 @@ def test_a_conflict_keeps_the_written_files_and_reparses_nothing(settings: Setti
             open_catalog(settings).load_table((settings.bronze_namespace, "ecoride_sales")).scan().plan_files()}
     written = {str(p) for p in data_dir.rglob("*.parquet")}
     assert written == live  # the duplicate's data file was deleted, nothing else left behind
+
+
+class _RemoteStore(LocalObjectStore):
+    """The landing folder, treated like a bucket: the loader reads its small files ahead."""
+
+    remote = True
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.opened: list[str] = []
+
+    def _source(self, path: Path) -> SourceObject:
+        obj = super()._source(path)
+        opener = obj.open
+
+        def counting():  # noqa: ANN202
+            self.opened.append(obj.key)
+            return opener()
+        return dataclasses.replace(obj, open=counting)
+
+
+def test_files_read_ahead_load_like_files_read_directly_each_read_once(settings: Settings) -> None:
+    settings.landing_dir.mkdir(parents=True)
+    store = _RemoteStore(settings.landing_dir)
+    objs = [landed(store, f"raw/ecoride/sales/ahead_{i}.csv", CSV.replace(b"S1", f"A{i}".encode())) for i in range(12)]
+    outcomes = BronzeLoader(settings, store=store).load(objs)
+    assert [o.outcome for o in outcomes] == ["loaded"] * 12
+    assert sorted(store.opened) == sorted(o.key for o in objs)  # fetched ahead once, parsed from those bytes
+    rows = open_catalog(settings).load_table((settings.bronze_namespace, "ecoride_sales")).scan().to_arrow()
+    assert sorted(rows.column("sale_id").to_pylist()) == sorted([f"A{i}" for i in range(12)] + ["S2"] * 12)
+
+
+def test_an_outage_while_reading_ahead_is_retryable_and_commits_nothing(settings: Settings) -> None:
+    settings.landing_dir.mkdir(parents=True)
+    store = _RemoteStore(settings.landing_dir)
+    good = landed(store)
+    flaky = dataclasses.replace(landed(store, "raw/ecoride/sales/flaky.csv"), open=_DropsMidway)
+    loader = BronzeLoader(settings, store=store)
+    with pytest.raises(RetryableError, match="reading raw/ecoride/sales/flaky.csv failed"):
+        loader.load([good, flaky])
+    assert not (settings.landing_dir / "quarantine").exists()
+    assert [o.outcome for o in loader.load([good])] == ["loaded"]
+    assert sales_rows(settings) == 2
