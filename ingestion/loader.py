@@ -66,7 +66,7 @@ from ingestion.readahead import ReadAhead
 from ingestion.source import SourceObject
 from ingestion.specs import DatasetSpec, route
 from ingestion.storage import ObjectStore, open_store
-from ingestion.writer import GroupWrite, StagedFile, delete_files, open_table
+from ingestion.writer import WRITE_AHEAD, GroupWrite, StagedFile, delete_files, open_table
 
 log = logging.getLogger(__name__)
 
@@ -326,8 +326,12 @@ class BronzeLoader:
                     done[index] = result
                     if group.schema_id != schema_before:
                         raise _Restart()
+                # Outside _stage (a failed write of an earlier file is not this file's fault),
+                # and after the file is in staged (its data files are deleted if the batch fails).
+                group.wait_writes(keep=WRITE_AHEAD)
             self._commit(spec, group, staged, done, records)
         finally:  # committed or not, the waiting files are still written and not yet in the table
+            group.settle()  # background writes end first: every staged file then names its data files
             staged.update(waiting)
             ahead.close()
         return not waiting
@@ -361,6 +365,7 @@ class BronzeLoader:
     def _commit(self, spec: DatasetSpec, group: GroupWrite, staged: dict[int, StagedFile],
                 done: dict[int, FileOutcome], records: list[Outcome]) -> None:
         commit_started = time.monotonic()
+        group.wait_writes()  # a file's data files are known once its background write ended
         if any(s.files for s in staged.values()) or group.changes_schema:
             try:
                 group.commit(len(staged))

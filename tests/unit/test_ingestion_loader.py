@@ -340,3 +340,27 @@ def test_an_outage_while_reading_ahead_is_retryable_and_commits_nothing(settings
     assert not (settings.landing_dir / "quarantine").exists()
     assert [o.outcome for o in loader.load([good])] == ["loaded"]
     assert sales_rows(settings) == 2
+
+
+def test_a_background_write_that_fails_fails_the_batch_commits_nothing_and_leaves_no_file(
+        settings: Settings, store: LocalObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingestion import writer
+
+    objs = [landed(store, f"raw/ecoride/sales/bg_{i}.csv", CSV.replace(b"S1", f"B{i}".encode())) for i in range(8)]
+    real, calls = writer.write_data_files, []
+
+    def third_fails(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("the store refused a data file")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer, "write_data_files", third_fails)
+    with pytest.raises(RetryableError, match="refused a data file"):
+        BronzeLoader(settings, store=store).load(objs)
+    assert not (settings.landing_dir / "quarantine").exists()  # an outage, not the fault of any file
+    assert list(settings.embedded_warehouse_dir.rglob("*.parquet")) == []  # the files written were deleted
+
+    monkeypatch.setattr(writer, "write_data_files", real)
+    assert [o.outcome for o in BronzeLoader(settings, store=store).load(objs)] == ["loaded"] * 8
+    assert sales_rows(settings) == 16
