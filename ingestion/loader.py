@@ -325,6 +325,7 @@ class BronzeLoader:
                 else:
                     done[index] = result
                     if group.schema_id != schema_before:
+                        group.wait_writes()  # a failed write must fail the batch, not ride into the restart
                         raise _Restart()
                 # Outside _stage (a failed write of an earlier file is not this file's fault),
                 # and after the file is in staged (its data files are deleted if the batch fails).
@@ -339,10 +340,14 @@ class BronzeLoader:
     @staticmethod
     def _to_read(todo: list[Item], staged: dict[int, StagedFile], states: dict[tuple[str, str], str],
                  retry: bool) -> list[SourceObject]:
-        """The files ``_attempt`` will parse, in its order: not written before, not settled in the ledger."""
-        return [obj for index, obj in todo if index not in staged
-                and states.get((obj.key, obj.etag)) not in (LOADED, EMPTY)
-                and not (states.get((obj.key, obj.etag)) == QUARANTINED and not retry)]
+        """The files ``_attempt`` will parse, in its order: not written before, not settled in the
+        ledger, each version once (a repeat in the batch is a duplicate, never parsed)."""
+        chosen: dict[tuple[str, str], SourceObject] = {}
+        for index, obj in todo:
+            state = states.get((obj.key, obj.etag))
+            if index not in staged and state not in (LOADED, EMPTY) and not (state == QUARANTINED and not retry):
+                chosen.setdefault((obj.key, obj.etag), obj)
+        return list(chosen.values())
 
     def _stage(self, spec: DatasetSpec, group: GroupWrite, obj: SourceObject, ingested_at: datetime,
                records: list[Outcome]) -> StagedFile | FileOutcome:

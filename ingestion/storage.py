@@ -61,7 +61,11 @@ class S3ObjectStore:
     def reachable(self) -> bool:
         try:
             self.probe_client.bucket_exists(self.bucket)
-        except (HTTPError, S3Error, OSError, ValueError):
+        except S3Error as exc:
+            # The server answered. A refusal (a least-privilege key may not HEAD the bucket) is
+            # an answer too; a 5xx (still starting, overloaded) is not.
+            return getattr(exc.response, "status", 500) < 500
+        except (HTTPError, OSError, ValueError):
             return False
         return True
 

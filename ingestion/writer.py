@@ -19,7 +19,9 @@ background (:data:`WRITE_AHEAD` writers) while the loader parses the next
 file: writing one Parquet file to MinIO is ~15 ms of mostly waiting, as long
 as parsing a small file. The file is checked (``check``, ``verify``) before
 its rows are handed over, so an outcome never depends on the write; a write
-that fails is an outage of the store and fails the commit. :meth:`GroupWrite.commit`
+that fails fails the batch (an outage of the store; any other error is a bug,
+and the listener isolates it as one), and its file is never adopted by a
+later attempt of the batch (``write_failed``): it is parsed again. :meth:`GroupWrite.commit`
 waits for every write, and :meth:`GroupWrite.settle` (the loader calls it
 whatever happens) waits too, so a failed batch still knows every file it wrote.
 
@@ -66,8 +68,10 @@ log = logging.getLogger(__name__)
 # being loaded (writing needs about 2.5x this: partition split, Parquet encoding)
 # and keeps data files from being tiny. 64 MB loads a 1.15 GB CSV in ~550 MB RSS.
 FLUSH_BYTES = 64 << 20
-# Data files being written in the background while the next file is parsed (per group).
+# Data files being written in the background while the next file is parsed (per group),
+# each of at most BACKGROUND_MAX_BYTES of Arrow data (a bigger tail is written at once).
 WRITE_AHEAD = 4
+BACKGROUND_MAX_BYTES = 8 << 20
 _writers: ThreadPoolExecutor | None = None
 _writers_lock = threading.Lock()
 
@@ -169,6 +173,7 @@ class StagedFile:
     files: list[DataFile] = field(default_factory=list)
     schema: Schema | None = None  # the schema its data files were written with
     new_columns: list[str] = field(default_factory=list)
+    write_failed: bool = False  # its background write failed: never adopted, parsed again
 
 
 class GroupWrite:
@@ -242,7 +247,11 @@ class GroupWrite:
         (an outage: the store did not take a data file)."""
         while len(self._writing) > keep:
             staged, writing = self._writing.pop(0)
-            files = writing.result()
+            try:
+                files = writing.result()
+            except BaseException:
+                staged.write_failed = True
+                raise
             staged.files.extend(files)
             self._files.extend(files)
 
@@ -287,6 +296,8 @@ class GroupWrite:
             verify = getattr(reader.obj, "verify", None)
             if verify is not None:
                 verify()  # the bytes read are the version the etag names (else: not loaded under it)
+            if size > BACKGROUND_MAX_BYTES:  # a big file's tail: written now, memory stays bounded
+                flush()
             last = self._write_job(buffer) if buffer else None
         except BaseException:
             self._delete(mine)
@@ -308,7 +319,7 @@ class GroupWrite:
         missing = [c for c in staged.new_columns if c not in self.schema.column_names]
         if missing:
             self.add_columns(missing)
-        if staged.schema is None or not _same_ids(staged.schema, self.schema):
+        if staged.write_failed or staged.schema is None or not _same_ids(staged.schema, self.schema):
             return False
         self._files.extend(staged.files)
         return True

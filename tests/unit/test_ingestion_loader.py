@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -347,11 +348,13 @@ def test_a_background_write_that_fails_fails_the_batch_commits_nothing_and_leave
     from ingestion import writer
 
     objs = [landed(store, f"raw/ecoride/sales/bg_{i}.csv", CSV.replace(b"S1", f"B{i}".encode())) for i in range(8)]
-    real, calls = writer.write_data_files, []
+    real, calls, lock = writer.write_data_files, [], threading.Lock()
 
-    def third_fails(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        calls.append(1)
-        if len(calls) == 3:
+    def third_fails(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - runs on the writer threads
+        with lock:
+            calls.append(1)
+            third = len(calls) == 3
+        if third:
             raise OSError("the store refused a data file")
         return real(*args, **kwargs)
 
@@ -364,3 +367,17 @@ def test_a_background_write_that_fails_fails_the_batch_commits_nothing_and_leave
     monkeypatch.setattr(writer, "write_data_files", real)
     assert [o.outcome for o in BronzeLoader(settings, store=store).load(objs)] == ["loaded"] * 8
     assert sales_rows(settings) == 16
+
+
+def test_a_file_whose_background_write_failed_is_never_adopted_by_the_next_attempt(
+        settings: Settings, store: LocalObjectStore) -> None:
+    from ingestion.specs import route
+    from ingestion.writer import StagedFile
+
+    obj = landed(store)
+    BronzeLoader(settings, store=store).load([obj])
+    table = open_catalog(settings).load_table((settings.bronze_namespace, "ecoride_sales"))
+    group = GroupWrite(table, route(KEY))
+    failed = StagedFile(obj, rows=2, millis=1.0, files=[], schema=group.schema, write_failed=True)
+    assert not group.adopt(failed)  # its rows are in no data file: the file must be parsed again
+    assert group.adopt(dataclasses.replace(failed, write_failed=False))

@@ -78,8 +78,11 @@ def test_at_most_window_files_are_held_and_fetches_never_exceed_the_workers() ->
     opens.release.clear()
     objs = [opens.obj(f"raw/f{i}", b"x") for i in range(10)]
     with ReadAhead(objs, workers=2, window=4) as ahead:
-        time.sleep(0.1)
-        assert opens.most_running == 2  # two workers, blocked
+        deadline = time.monotonic() + 5
+        while opens.most_running < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        assert opens.most_running == 2  # two workers, blocked, and no third
         opens.release.set()
         deadline = time.monotonic() + 5
         while len(opens.calls) < 4 and time.monotonic() < deadline:
