@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
-from ingestion.parsers import GuardedStream
+from ingestion.parsers import GuardedStream, close_raw
 from ingestion.source import SourceObject
 
 WORKERS = 4
@@ -37,10 +37,7 @@ def _fetch(obj: SourceObject) -> bytes:
         # Read through the parsers' guard: a connection lost mid-read is a RetryableError, as when parsing.
         return io.BufferedReader(GuardedStream(raw, obj.key), 1 << 20).read()
     finally:
-        raw.close()
-        release = getattr(raw, "release_conn", None)  # urllib3 responses hold a pooled connection
-        if release is not None:
-            release()
+        close_raw(raw)
 
 
 class ReadAhead:

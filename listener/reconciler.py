@@ -97,8 +97,7 @@ class Reconciler:
         """Start the thread if there is anything to do; returns at once."""
         if not initial:
             self.caught_up.set()
-        c = self.config
-        if not initial and c.replay_interval_s <= 0 and c.maintain_interval_s <= 0 and c.outage_probe_s <= 0:
+        if not initial and not self.config.reconciles and self.config.maintain_interval_s <= 0:
             return
         self._thread = threading.Thread(target=self._run, args=(initial,), name="listener-reconcile", daemon=True)
         self._thread.start()

@@ -148,10 +148,15 @@ def open_source(obj: SourceObject) -> Iterator[BinaryIO]:
         else:
             yield buffered
     finally:
-        raw.close()
-        release = getattr(raw, "release_conn", None)  # urllib3 responses hold a pooled connection
-        if release is not None:
-            release()
+        close_raw(raw)
+
+
+def close_raw(raw: BinaryIO) -> None:
+    """Close what ``SourceObject.open`` returned (an urllib3 response also gives back its pooled connection)."""
+    raw.close()
+    release = getattr(raw, "release_conn", None)
+    if release is not None:
+        release()
 
 
 # Exceptions that mean "the bytes are not what the format promises" (after the
