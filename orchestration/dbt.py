@@ -19,8 +19,10 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from lakehouse.errors import LakehouseError
 from lakehouse.settings import Settings
 from lakehouse.state import private_dir
+from orchestration import dbt_inprocess
 from orchestration.bronze import BRONZE_GROUP, bronze_key
-from orchestration.project import require_manifest
+from orchestration.dbt_cli import run_target_path
+from orchestration.project import dbt_project, require_manifest
 from orchestration.resources import dbt_env
 from warehouse.dbt import duckdb_path, publish
 
@@ -101,9 +103,10 @@ def build_dbt_assets(project: DbtProject, settings: Settings) -> dg.AssetsDefini
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig) -> Iterator[Any]:
         if project.target == "duckdb":  # DuckDB creates its file, not the folder (a fresh native lakehouse has none)
             private_dir(duckdb_path(settings).parent)
-        with environment(dbt_env(settings)):  # settings -> LAKEHOUSE_* for the dbt plugin and profiles.yml
-            invocation = dbt.cli(dbt_build_args(config), context=context)
-        yield from invocation.stream()
+        # settings -> LAKEHOUSE_* for the dbt plugin and profiles.yml, for as long as dbt runs
+        # (the CLI inherits them when it starts; dbt in this process reads them throughout).
+        with environment(dbt_env(settings)):
+            yield from dbt.cli(dbt_build_args(config), context=context).stream()
         if project.target == "duckdb":
             try:
                 published = publish(settings)
@@ -113,6 +116,16 @@ def build_dbt_assets(project: DbtProject, settings: Settings) -> dg.AssetsDefini
                 context.log.info(f"published {published} for `lakehouse query`")
 
     return dbt_models
+
+
+def warm_up_dbt(settings: Settings) -> None:
+    """Import dbt and parse the project for this lakehouse's runs (orchestration/dbt_inprocess.py).
+
+    A run worker calls it before its run arrives; the run's ``dbt build`` then runs in the worker.
+    """
+    project = dbt_project(settings)
+    with environment(dbt_env(settings)):
+        dbt_inprocess.warm_up(project.project_dir, project.profiles_dir, project.target, run_target_path(settings))
 
 
 def full_rebuild_job(dbt_models: dg.AssetsDefinition) -> Any:  # an (unexported) UnresolvedAssetJobDefinition

@@ -10,6 +10,9 @@ and executes that run exactly as ``dagster api execute_run`` does (same instance
 same origin, same event log). End of input without a line (the launcher's
 process went away) ends it quietly.
 
+A preloaded module may also define ``warm_up_run_worker()``, called before the
+worker waits: the code location's starts dbt there (orchestration/dbt_inprocess.py).
+
 The run reconstructs its job from the origin it carries, so a worker that
 preloaded another module still runs the right code, only without the head start.
 """
@@ -21,6 +24,8 @@ import logging
 import sys
 
 log = logging.getLogger("orchestration.run_worker")
+# A preloaded module may define this function: called once, before the worker waits for its run.
+WARM_UP_HOOK = "warm_up_run_worker"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,9 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     with capture_interrupts():
         for module in modules:
             try:
-                importlib.import_module(module)
+                loaded = importlib.import_module(module)
             except Exception:  # noqa: BLE001 - the run will load its origin itself and report the error there
                 log.warning("run worker: preloading %s failed; the run will load it", module, exc_info=True)
+                continue
+            warm_up = getattr(loaded, WARM_UP_HOOK, None)
+            if callable(warm_up):
+                try:
+                    warm_up()
+                except Exception:  # noqa: BLE001 - only a head start is lost: the run does the work itself
+                    log.warning("run worker: %s.%s failed; the run starts without it", module, WARM_UP_HOOK,
+                                exc_info=True)
         line = sys.stdin.readline()
         if not line.strip():
             return 0

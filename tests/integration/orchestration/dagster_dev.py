@@ -48,6 +48,16 @@ query Runs($filter: RunsFilter) {
 }
 """
 
+LOGS_QUERY = """
+query Logs($runId: ID!) {
+  logsForRun(runId: $runId) {
+    __typename
+    ... on EventConnection { events { __typename ... on MessageEvent { message } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
 
 class DagsterDev:
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
@@ -93,6 +103,11 @@ class DagsterDev:
     def runs(self, tags: dict[str, str] | None = None) -> list[dict[str, Any]]:
         run_filter = {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}
         return self.graphql(RUNS_QUERY, {"filter": run_filter})["runsOrError"]["results"]
+
+    def run_messages(self, run_id: str) -> list[str]:
+        """The messages of a run's event log, as the run page shows them."""
+        logs = self.graphql(LOGS_QUERY, {"runId": run_id})["logsForRun"]
+        return [event["message"] for event in logs.get("events", []) if event.get("message")]
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -23,6 +23,7 @@ from tests.integration.orchestration.dagster_dev import PROJECT_ROOT, DagsterDev
 from tests.integration.orchestration.lake import Lake
 
 SALES = "ecoride/sales/sales_2023-01.csv"
+NEXT_SALES = "ecoride/sales/sales_2023-02.csv"
 REFERENCE = ("ecoride/vehicles/vehicles.csv", "ecoride/customers/customers.csv")
 ACTIVE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
 DOCS_IMG = PROJECT_ROOT / "docs" / "img"
@@ -96,6 +97,25 @@ def test_a_dropped_file_shows_up_as_a_sensor_tick_and_a_successful_run(stack) ->
     assert not any(path[0] == "bronze" for path in selected)
     # Every run went through the instance's WarmRunLauncher (orchestration/instance.py).
     assert all(any(t["key"] == WORKER_PID_TAG for t in r["tags"]) for r in launched)
+
+
+def test_the_next_file_runs_dbt_in_a_worker_that_started_it_ahead(stack) -> None:
+    """The daemon's WarmRunLauncher: a spare worker imports dbt and parses the project before its run."""
+    lake, dev = stack
+    wait_for("every run to end", lambda: all(r["status"] not in ACTIVE for r in dev.runs()), 900)
+    before = {r["runId"] for r in dev.runs()}
+    lake.drop_sample(NEXT_SALES)
+
+    def new_run_finished():  # noqa: ANN202
+        runs = [r for r in dev.runs({"dagster/sensor_name": "bronze_sensor"}) if r["runId"] not in before]
+        return runs[0] if runs and runs[0]["status"] not in ACTIVE else None
+
+    run = wait_for("the sensor's run for the next sales file", new_run_finished, 900)
+    messages = dev.run_messages(run["runId"])
+    assert run["status"] == "SUCCESS", dev.log_tail()
+    assert any("started ahead of the run" in m for m in messages), messages
+    assert any("dbt runs in this process" in m for m in messages), messages
+    assert any("published" in m for m in messages), messages  # dbt let go of the DuckDB file
 
 
 def chromium() -> str:

@@ -12,19 +12,24 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from lakehouse.settings import Settings
 from orchestration.assemble import build_definitions
+from orchestration.dbt import environment, warm_up_dbt
+from orchestration.dbt_inprocess import InProcessDbtInvocation
 from orchestration.prepare import prepare
+from orchestration.resources import dbt_env
 from tests.integration.orchestration.lake import Lake
 from tests.integration.orchestration.sensing import Sensor, dbt_assets, dbt_ls, materialized, model_keys
-from warehouse.dbt import duckdb_path
+from warehouse.dbt import duckdb_path, published_path
 
 SALES_JAN = "ecoride/sales/sales_2023-01.csv"
 SALES_FEB = "ecoride/sales/sales_2023-02.csv"
 VEHICLES = "ecoride/vehicles/vehicles.csv"
 CUSTOMERS = "ecoride/customers/customers.csv"
 STATIONS = "chargenet/stations/stations.json"
+IN_PROCESS = "dbt runs in this process"  # the run's log line when a warm worker ran dbt (dbt_cli.py)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +60,10 @@ def sensor(defs: dg.Definitions, instance: dg.DagsterInstance) -> Sensor:
     return Sensor(defs, instance)
 
 
+def messages(instance: dg.DagsterInstance, run_id: str) -> str:
+    return "\n".join(entry.user_message for entry in instance.all_logs(run_id))
+
+
 def gold(settings: Settings, sql: str) -> list[tuple]:
     with duckdb.connect(str(duckdb_path(settings)), read_only=True) as con:
         return con.sql(sql).fetchall()
@@ -82,10 +91,20 @@ def test_a_new_sales_file_runs_exactly_what_dbt_lists_downstream_of_sales(lake, 
     (request,) = sensor.tick().run_requests
     expected = model_keys(defs, dbt_ls(lake.settings, target, "source:bronze.ecoride_sales+"))
     assert set(request.asset_selection) == expected
+    # As a spare run worker does before its run arrives: this run's dbt runs in this process.
+    warm_up_dbt(lake.settings)
+    published = published_path(lake.settings).stat().st_mtime_ns
     result = sensor.run(request)
 
     assert result.success
+    assert IN_PROCESS in messages(sensor.instance, result.run_id)
     assert materialized(result) == expected
+    # Every dbt test of the selected models came back as a passed asset check, as from the CLI.
+    checks = {spec.key for spec in dbt_assets(defs).check_specs if spec.asset_key in expected}
+    evaluated = {e.asset_check_key: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks and set(evaluated) == checks and all(evaluated.values())
+    # dbt let go of the DuckDB file: the run published it, and this process can read it.
+    assert published_path(lake.settings).stat().st_mtime_ns > published
     months = gold(lake.settings, "select strftime(month, '%Y-%m'), sum(units) from gold.sales_monthly group by 1 order by 1")
     assert [m for m, _ in months] == ["2023-01", "2023-02"]
     ((valid,),) = gold(lake.settings, "select count(*) from silver.ecoride_sales")
@@ -102,6 +121,7 @@ def test_a_stations_file_then_runs_exactly_the_station_models_and_no_sales_model
     result = sensor.run(request)
 
     assert result.success
+    assert IN_PROCESS not in messages(sensor.instance, result.run_id)  # no warm dbt left: the CLI
     assert materialized(result) == expected
     ((stations,),) = gold(lake.settings, "select count(*) from gold.station_utilization")
     assert stations > 0
@@ -109,3 +129,13 @@ def test_a_stations_file_then_runs_exactly_the_station_models_and_no_sales_model
 
 def test_nothing_new_after_the_runs_requests_nothing(sensor) -> None:
     assert not sensor.tick().run_requests
+
+
+def test_a_failing_dbt_command_in_process_fails_with_dbts_error(lake, defs) -> None:
+    warm_up_dbt(lake.settings)
+    dbt = defs.resources["dbt"]
+    with environment(dbt_env(lake.settings)):
+        invocation = dbt.cli(["run-operation", "no_such_macro"])
+        assert isinstance(invocation, InProcessDbtInvocation)
+        with pytest.raises(DagsterDbtCliRuntimeError, match="no_such_macro"):
+            invocation.wait()

@@ -1,0 +1,256 @@
+"""dbt inside the run worker, with dbt imported and the project parsed before the run arrives.
+
+Measured on the sample (docs/orchestration.md, "Latency"): the sensor's selective
+``dbt build`` takes 6.3 s from the CLI, of which 3.3 s is dbt starting — importing
+dbt-core and the adapter (2.7 s of CPU) and loading its parse state — and about 3 s
+is the build. A spare run worker (orchestration/run_worker.py) has nothing to do
+until its run arrives, so it does the start then (:func:`warm_up`): it imports dbt
+and parses the project into the runs' target folder. The run's ``dbt build`` then
+runs in that process (dbt's programmatic ``dbtRunner`` with the parsed manifest,
+https://docs.getdbt.com/reference/programmatic-invocations), and every dbt event goes
+through dagster-dbt's own conversion into materializations and check results,
+exactly as the CLI's JSON log lines do.
+
+The CLI stays the path whenever the warm state does not fit the call: a cold
+worker, Dagster's own launcher, tests executing in-process, another project
+folder (dagster-dbt's generated selector for very large selections), or settings
+that differ from those it was parsed with. A project file changed since the
+parse means a new parse first (partial, well under a second), never stale SQL.
+
+One in-process dbt invocation per worker: a run worker executes one run and exits
+(orchestration/launcher.py), which also releases DuckDB's file lock for good.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+
+log = logging.getLogger(__name__)
+
+# Files whose change makes a parsed manifest stale (dbt's own inputs; target/ and logs/ are outputs).
+PROJECT_SUFFIXES = frozenset({".sql", ".yml", ".yaml", ".csv", ".md", ".py", ".jinja"})
+PROJECT_OUTPUTS = frozenset({"target", "logs", "dbt_packages"})
+CHANGE_MARGIN_S = 2.0  # coarse file-system clocks: a change this close to the parse counts as after it
+CANCEL_WAIT_S = 10.0  # how long an interrupted run waits for dbt to stop after cancelling its queries
+_DONE = object()
+
+
+def project_changed_after(project_dir: Path, moment: float, margin: float = CHANGE_MARGIN_S) -> bool:
+    """Whether a dbt input file under ``project_dir`` changed after ``moment`` (wall clock), less ``margin``."""
+    for folder, dirs, files in os.walk(project_dir):
+        dirs[:] = [d for d in dirs if d not in PROJECT_OUTPUTS and not d.startswith(("target", "."))]
+        for name in files:
+            if Path(name).suffix not in PROJECT_SUFFIXES:
+                continue
+            try:
+                st = Path(folder, name).stat()
+            except FileNotFoundError:
+                continue
+            if max(st.st_mtime, st.st_ctime) >= moment - margin:
+                return True
+    return False
+
+
+@dataclass
+class WarmDbt:
+    """dbt imported in this process and the project parsed, for one project, target and environment."""
+
+    project_dir: Path
+    profiles_dir: Path
+    target: str
+    target_path: Path
+    env: Mapping[str, str]  # what dbt read while parsing (holds secrets: never log it)
+    manifest: Any  # dbt.contracts.graph.manifest.Manifest
+    parsed_at: float = field(default_factory=time.time)
+
+    def common_args(self) -> list[str]:
+        return ["--project-dir", str(self.project_dir), "--profiles-dir", str(self.profiles_dir),
+                "--target", self.target, "--target-path", str(self.target_path), "--log-path", str(self.target_path),
+                "--quiet"]  # dagster-dbt prints each event itself (stream_raw_events)
+
+    def serves(self, project_dir: Path, profiles_dir: Path, target: str, target_path: Path) -> bool:
+        """Whether this parse is the one a run with these parameters, in the current environment, needs."""
+        return (Path(project_dir).resolve() == self.project_dir and Path(profiles_dir).resolve() == self.profiles_dir
+                and target == self.target and Path(target_path).resolve() == self.target_path
+                and all(os.environ.get(k) == v for k, v in self.env.items()))
+
+
+_warm: WarmDbt | None = None
+_lock = threading.Lock()
+
+
+def warm_up(project_dir: Path, profiles_dir: Path, target: str, target_path: Path) -> WarmDbt:
+    """Import dbt and parse the project (partial parse from ``target_path``) with the current environment.
+
+    The caller sets the environment dbt reads (``orchestration.dbt.environment``).
+    Raises RuntimeError when dbt cannot parse the project; the run then uses the CLI.
+    """
+    global _warm
+    from dbt.cli.main import dbtRunner  # the import is most of what this saves
+
+    warm = WarmDbt(Path(project_dir).resolve(), Path(profiles_dir).resolve(), target, Path(target_path).resolve(),
+                   env={}, manifest=None)
+    env_names = [k for k in os.environ if k.startswith(("LAKEHOUSE_", "DBT_", "DREMIO_")) or k == "DO_NOT_TRACK"]
+    warm.env = {k: os.environ[k] for k in env_names}
+    warm.target_path.mkdir(parents=True, exist_ok=True)
+    result = dbtRunner().invoke(["parse", *warm.common_args()])
+    close_dbt_log_files()
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed in the run worker: {result.exception}")
+    warm.manifest = result.result
+    with _lock:
+        _warm = warm
+    return warm
+
+
+def current() -> WarmDbt | None:
+    """The warm dbt of this process, if :func:`warm_up` ran here."""
+    return _warm
+
+
+def take(project_dir: Path, profiles_dir: Path, target: str, target_path: Path) -> WarmDbt | None:
+    """The warm dbt for a run with these parameters (parsed again if the project changed since), or None.
+
+    Taken once: a second dbt call in the same worker uses the CLI (a parsed
+    manifest is not reused across invocations).
+    """
+    global _warm
+    with _lock:
+        warm, _warm = _warm, None
+    if warm is None or not warm.serves(project_dir, profiles_dir, target, target_path):
+        return None
+    if project_changed_after(warm.project_dir, warm.parsed_at):
+        log.info("dbt project changed since the worker parsed it: parsing again")
+        try:
+            warm = warm_up(warm.project_dir, warm.profiles_dir, warm.target, warm.target_path)
+        except RuntimeError:
+            log.warning("parsing the changed project failed; dbt runs as a subprocess", exc_info=True)
+            return None
+        with _lock:
+            _warm = None
+    return warm
+
+
+def close_dbt_log_files() -> None:
+    """Close the dbt.log dbt opened for an invocation (its next invocation drops the handler unclosed)."""
+    from dbt_common.events.event_manager_client import get_event_manager
+
+    for dbt_logger in get_event_manager().loggers:
+        python_logger = getattr(dbt_logger, "_python_logger", None)
+        for handler in list(getattr(python_logger, "handlers", ())):
+            if isinstance(handler, logging.FileHandler):
+                handler.close()
+
+
+def release_adapters() -> None:
+    """Close every database dbt opened in this process, as the end of a dbt process would.
+
+    dbt-duckdb keeps its DuckDB database open in a class attribute after an
+    invocation; the publish step right after the build (and the next writer) must
+    be able to open the file.
+    """
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()  # closes the adapters' connections
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # another adapter (dremio): nothing held open in this process
+        return
+    env = DuckDBConnectionManager._ENV  # noqa: SLF001 - dbt-duckdb offers no public close
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()  # cursors nobody closed still hold the database until collected
+
+
+class InProcessRun:
+    """dbt's ``dbtRunner.invoke`` on a thread, its events as the dicts dbt's JSON log lines hold.
+
+    Stands in for the ``subprocess.Popen`` a ``DbtCliInvocation`` holds: ``args``,
+    ``returncode``, ``wait()`` and ``send_signal()`` are all it uses.
+    """
+
+    def __init__(self, warm: WarmDbt, args: Sequence[str]) -> None:
+        from dbt.cli.main import dbtRunner
+        from dbt_common.events.functions import msg_to_dict
+
+        self.args = ["dbt", *args, "(in the run worker's process)"]
+        self.returncode: int | None = None
+        self.stdout = None
+        self._events: queue.Queue[Any] = queue.Queue()
+        self._drained = False
+        self._runner = dbtRunner(manifest=warm.manifest, callbacks=[lambda msg: self._events.put(msg_to_dict(msg))])
+        self._argv = [*args, *warm.common_args()]
+        self._thread = threading.Thread(target=self._invoke, name="dbt-in-process", daemon=True)
+        self._thread.start()
+
+    def _invoke(self) -> None:
+        try:
+            result = self._runner.invoke(self._argv)
+            # dbtRunner's exit codes: 0 success, 1 handled failure (a model or test failed), 2 crash.
+            self.returncode = 0 if result.success else (2 if result.exception is not None else 1)
+            if result.exception is not None:
+                self._events.put({"info": {"name": "InProcessError", "level": "error",
+                                           "msg": f"dbt raised: {result.exception!r}"}, "data": {}})
+        except BaseException as exc:  # noqa: BLE001 - reported as the invocation's error, never lost in a thread
+            self.returncode = 2
+            self._events.put({"info": {"name": "InProcessError", "level": "error", "msg": f"dbt raised: {exc!r}"},
+                              "data": {}})
+        finally:
+            release_adapters()
+            close_dbt_log_files()
+            self._events.put(_DONE)
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """dbt's events until it ends; nothing on later calls (as a subprocess's drained stdout)."""
+        while not self._drained:
+            try:
+                event = self._events.get(timeout=0.2)  # a timeout keeps the consumer interruptible (Ctrl-C)
+            except queue.Empty:
+                continue
+            if event is _DONE:
+                self._drained = True
+                return
+            yield event
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._thread.join(timeout)
+        return 2 if self.returncode is None else self.returncode
+
+    def send_signal(self, _signal: int) -> None:
+        """What the CLI gets as SIGINT: cancel dbt's running queries; dbt then fails its remaining nodes."""
+        from dbt.adapters.factory import FACTORY
+
+        for adapter in list(FACTORY.adapters.values()):
+            try:
+                adapter.cancel_open_connections()
+            except Exception:  # noqa: BLE001 - best effort: the worker exits after the run anyway
+                log.warning("cancelling dbt's open connections failed", exc_info=True)
+
+
+class InProcessDbtInvocation(DbtCliInvocation):
+    """A ``DbtCliInvocation`` whose events come from dbt in this process instead of a subprocess's stdout."""
+
+    def _stream_stdout(self) -> Iterator[str | dict[str, Any]]:
+        run: InProcessRun = self.process  # type: ignore[assignment]
+        try:
+            for event in run.events():
+                if event["info"].get("level") == "error":
+                    self._error_messages.append(event["info"]["msg"])
+                yield event
+        except BaseException:  # interrupted (run terminated): stop dbt's queries as the CLI would be stopped
+            run.send_signal(2)
+            run.wait(CANCEL_WAIT_S)
+            raise
+        run.wait()

@@ -1,0 +1,86 @@
+"""When a run worker's warm dbt may serve a run, and when the run must start the CLI instead.
+
+The in-process build itself runs for real in tests/integration/orchestration
+(test_embedded_end_to_end.py: the sensor's run through it; test_dagster_dev.py:
+the daemon's WarmRunLauncher worker).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestration import dbt_inprocess
+from orchestration.dbt_inprocess import WarmDbt, project_changed_after, take
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "transformation"
+    for relative in ("models/silver/a.sql", "models/_models.yml", "dbt_project.yml", "target/manifest.json",
+                     "logs/dbt.log"):
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    return root
+
+
+@pytest.fixture
+def warm(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WarmDbt]:
+    monkeypatch.setenv("LAKEHOUSE_STATE_DIR", "/lake/one")
+    state = WarmDbt(project.resolve(), project.resolve(), "duckdb", (project / "run-target").resolve(),
+                    env={"LAKEHOUSE_STATE_DIR": "/lake/one"}, manifest=object())
+    monkeypatch.setattr(dbt_inprocess, "_warm", state)
+    yield state
+
+
+def test_only_a_change_to_a_dbt_input_after_the_parse_counts(project: Path) -> None:
+    time.sleep(0.02)
+    parsed = time.time()
+    time.sleep(0.02)
+    assert not project_changed_after(project, parsed, margin=0)
+    (project / "target" / "run_results.json").write_text("{}")  # dbt's own output
+    (project / "logs" / "dbt.log").write_text("more")
+    assert not project_changed_after(project, parsed, margin=0)
+    (project / "models" / "silver" / "a.sql").write_text("select 2")
+    assert project_changed_after(project, parsed, margin=0)
+
+
+def test_a_run_with_the_parsed_parameters_takes_the_warm_dbt_once(warm: WarmDbt, project: Path) -> None:
+    warm.parsed_at = time.time() + 10  # after the fixture wrote the project, with the clock margin
+    assert take(project, project, "duckdb", project / "run-target") is warm
+    assert dbt_inprocess.current() is None
+    assert take(project, project, "duckdb", project / "run-target") is None  # the next call starts the CLI
+
+
+@pytest.mark.parametrize("change", ["target", "target_path", "project", "environment"])
+def test_a_run_with_other_parameters_or_environment_starts_the_cli(warm: WarmDbt, project: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    warm.parsed_at = time.time() + 10  # after the fixture wrote the project, with the clock margin
+    args = {"project_dir": project, "profiles_dir": project, "target": "duckdb", "target_path": project / "run-target"}
+    if change == "environment":  # e.g. settings of another lakehouse: profiles.yml would read other values
+        monkeypatch.setenv("LAKEHOUSE_STATE_DIR", "/lake/two")
+    elif change == "project":  # dagster-dbt's temporary copy for very large selections
+        args["project_dir"] = tmp_path / "copy"
+    else:
+        args[change] = "dremio" if change == "target" else tmp_path / "elsewhere"
+    assert take(**args) is None
+
+
+def test_a_project_changed_since_the_parse_is_parsed_again(warm: WarmDbt, project: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    warm.parsed_at = time.time() - 60
+    (project / "models" / "silver" / "a.sql").write_text("select 2")
+    fresh = WarmDbt(warm.project_dir, warm.profiles_dir, warm.target, warm.target_path, env=warm.env, manifest=object())
+    parsed: list[Path] = []
+
+    def warm_up(project_dir: Path, profiles_dir: Path, target: str, target_path: Path) -> WarmDbt:
+        parsed.append(project_dir)
+        return fresh
+
+    monkeypatch.setattr(dbt_inprocess, "warm_up", warm_up)
+    assert take(project, project, "duckdb", project / "run-target") is fresh
+    assert parsed == [warm.project_dir]
