@@ -72,7 +72,8 @@ class LakehouseDbtCli(DbtCliResource):
         """dagster-dbt's ``cli``, in this process when the worker warmed dbt up for exactly this call."""
         cli = functools.partial(super().cli, args, raise_on_error=raise_on_error, manifest=manifest,
                                 dagster_dbt_translator=dagster_dbt_translator, context=context, target_path=target_path)
-        if dbt_inprocess.current() is None or self.run_target_path is None or target_path is not None:
+        if (dbt_inprocess.current() is None or self.run_target_path is None or target_path is not None
+                or self.profile is not None or dbt_inprocess.needs_cli(args)):
             return cli()
         translator = validate_opt_translator(dagster_dbt_translator) or DagsterDbtTranslator()
         cleaned, selects, excludes = extract_runtime_selection_from_args(args)

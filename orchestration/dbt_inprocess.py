@@ -23,7 +23,9 @@ One in-process dbt invocation per worker: a run worker executes one run and exit
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import json
 import logging
 import os
 import queue
@@ -42,24 +44,36 @@ log = logging.getLogger(__name__)
 PROJECT_SUFFIXES = frozenset({".sql", ".yml", ".yaml", ".csv", ".md", ".py", ".jinja"})
 PROJECT_OUTPUTS = frozenset({"target", "logs", "dbt_packages"})
 CHANGE_MARGIN_S = 2.0  # coarse file-system clocks: a change this close to the parse counts as after it
-CANCEL_WAIT_S = 10.0  # how long an interrupted run waits for dbt to stop after cancelling its queries
+CANCEL_WAIT_S = 25.0  # how long an interrupted run waits for dbt to stop (dagster-dbt waits 25 s for the CLI)
+ENV_PREFIXES = ("LAKEHOUSE_", "DBT_", "DREMIO_", "AWS_")
+ENV_NAMES = frozenset({"DO_NOT_TRACK"})
+# Flags whose value the parse ahead already fixed (or that change what it would parse).
+CLI_ONLY_FLAGS = frozenset({"--project-dir", "--profiles-dir", "--profile", "--target", "-t", "--target-path",
+                            "--log-path", "--vars"})
+THREAD_NAME = "dbt-in-process"
 _DONE = object()
 
 
 def project_changed_after(project_dir: Path, moment: float, margin: float = CHANGE_MARGIN_S) -> bool:
     """Whether a dbt input file under ``project_dir`` changed after ``moment`` (wall clock), less ``margin``."""
     for folder, dirs, files in os.walk(project_dir):
-        dirs[:] = [d for d in dirs if d not in PROJECT_OUTPUTS and not d.startswith(("target", "."))]
-        for name in files:
-            if Path(name).suffix not in PROJECT_SUFFIXES:
-                continue
+        if Path(folder) == project_dir:  # dbt's outputs, and the runs' own target folders (target-*)
+            dirs[:] = [d for d in dirs if d not in PROJECT_OUTPUTS and not d.startswith(("target", "."))]
+        # A folder counts too: deleting or renaming a model changes its folder, not the files left.
+        entries = [Path(folder)] + [Path(folder, n) for n in files if Path(n).suffix in PROJECT_SUFFIXES]
+        for entry in entries:
             try:
-                st = Path(folder, name).stat()
+                st = entry.stat()
             except FileNotFoundError:
                 continue
             if max(st.st_mtime, st.st_ctime) >= moment - margin:
                 return True
     return False
+
+
+def dbt_environment_now() -> dict[str, str]:
+    """The variables a parse depends on: what profiles.yml, the project and the dbt plugin read."""
+    return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES) or k in ENV_NAMES}
 
 
 @dataclass
@@ -83,7 +97,7 @@ class WarmDbt:
         """Whether this parse is the one a run with these parameters, in the current environment, needs."""
         return (Path(project_dir).resolve() == self.project_dir and Path(profiles_dir).resolve() == self.profiles_dir
                 and target == self.target and Path(target_path).resolve() == self.target_path
-                and all(os.environ.get(k) == v for k, v in self.env.items()))
+                and dbt_environment_now() == dict(self.env))
 
 
 _warm: WarmDbt | None = None
@@ -101,8 +115,7 @@ def warm_up(project_dir: Path, profiles_dir: Path, target: str, target_path: Pat
 
     warm = WarmDbt(Path(project_dir).resolve(), Path(profiles_dir).resolve(), target, Path(target_path).resolve(),
                    env={}, manifest=None)
-    env_names = [k for k in os.environ if k.startswith(("LAKEHOUSE_", "DBT_", "DREMIO_")) or k == "DO_NOT_TRACK"]
-    warm.env = {k: os.environ[k] for k in env_names}
+    warm.env = dbt_environment_now()
     warm.target_path.mkdir(parents=True, exist_ok=True)
     result = dbtRunner().invoke(["parse", *warm.common_args()])
     close_dbt_log_files()
@@ -112,6 +125,16 @@ def warm_up(project_dir: Path, profiles_dir: Path, target: str, target_path: Pat
     with _lock:
         _warm = warm
     return warm
+
+
+def needs_cli(args: Sequence[str]) -> bool:
+    """Arguments the parse ahead could not honour (it fixed the project, paths and vars)."""
+    return any(arg.split("=", 1)[0] in CLI_ONLY_FLAGS for arg in args)
+
+
+def still_running() -> bool:
+    """Whether a dbt build of this process is still running (an interrupted run that did not stop)."""
+    return any(t.name == THREAD_NAME and t.is_alive() for t in threading.enumerate())
 
 
 def current() -> WarmDbt | None:
@@ -128,7 +151,13 @@ def take(project_dir: Path, profiles_dir: Path, target: str, target_path: Path) 
     global _warm
     with _lock:
         warm, _warm = _warm, None
-    if warm is None or not warm.serves(project_dir, profiles_dir, target, target_path):
+    if warm is None:
+        return None
+    if not warm.serves(project_dir, profiles_dir, target, target_path):
+        now = dbt_environment_now()
+        differ = sorted(k for k in set(now) | set(warm.env) if now.get(k) != warm.env.get(k))  # names only
+        log.info("the worker's dbt was parsed for another call (environment differs in: %s); dbt runs as a "
+                 "subprocess", ", ".join(differ) or "nothing")
         return None
     if project_changed_after(warm.project_dir, warm.parsed_at):
         log.info("dbt project changed since the worker parsed it: parsing again")
@@ -183,16 +212,23 @@ class InProcessRun:
 
     def __init__(self, warm: WarmDbt, args: Sequence[str]) -> None:
         from dbt.cli.main import dbtRunner
-        from dbt_common.events.functions import msg_to_dict
+        from dbt_common.events.functions import env_scrubber, msg_to_json
 
         self.args = ["dbt", *args, "(in the run worker's process)"]
         self.returncode: int | None = None
         self.stdout = None
         self._events: queue.Queue[Any] = queue.Queue()
         self._drained = False
-        self._runner = dbtRunner(manifest=warm.manifest, callbacks=[lambda msg: self._events.put(msg_to_dict(msg))])
+
+        def forward(msg: Any) -> None:  # noqa: ANN401 - dbt's EventMsg
+            # What the CLI prints at its default log level: debug events (every SQL statement, cache
+            # and connection chatter) cost a conversion each and dagster-dbt uses none of them.
+            if msg.info.level != "debug":  # and with secrets scrubbed, as in the CLI's JSON lines
+                self._events.put(json.loads(env_scrubber(msg_to_json(msg))))
+
+        self._runner = dbtRunner(manifest=warm.manifest, callbacks=[forward])
         self._argv = [*args, *warm.common_args()]
-        self._thread = threading.Thread(target=self._invoke, name="dbt-in-process", daemon=True)
+        self._thread = threading.Thread(target=self._invoke, name=THREAD_NAME, daemon=True)
         self._thread.start()
 
     def _invoke(self) -> None:
@@ -208,9 +244,13 @@ class InProcessRun:
             self._events.put({"info": {"name": "InProcessError", "level": "error", "msg": f"dbt raised: {exc!r}"},
                               "data": {}})
         finally:
-            release_adapters()
-            close_dbt_log_files()
-            self._events.put(_DONE)
+            try:
+                release_adapters()
+                close_dbt_log_files()
+            except Exception:  # noqa: BLE001 - the worker exits after its run, which releases all of it
+                log.warning("releasing dbt's connections after the build failed", exc_info=True)
+            finally:
+                self._events.put(_DONE)
 
     def events(self) -> Iterator[dict[str, Any]]:
         """dbt's events until it ends; nothing on later calls (as a subprocess's drained stdout)."""
@@ -218,6 +258,8 @@ class InProcessRun:
             try:
                 event = self._events.get(timeout=0.2)  # a timeout keeps the consumer interruptible (Ctrl-C)
             except queue.Empty:
+                if not self._thread.is_alive() and self._events.empty():  # ended without its marker
+                    self._drained = True
                 continue
             if event is _DONE:
                 self._drained = True
@@ -228,10 +270,20 @@ class InProcessRun:
         self._thread.join(timeout)
         return 2 if self.returncode is None else self.returncode
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def send_signal(self, _signal: int) -> None:
-        """What the CLI gets as SIGINT: cancel dbt's running queries; dbt then fails its remaining nodes."""
+        """What the CLI gets on SIGINT: a KeyboardInterrupt in dbt, whose handler cancels its queries.
+
+        The interrupt lands when dbt's thread next runs Python code; the running
+        queries are cancelled at once as well, which is what lets it get there.
+        """
         from dbt.adapters.factory import FACTORY
 
+        if self._thread.ident is not None and self._thread.is_alive():
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread.ident),
+                                                       ctypes.py_object(KeyboardInterrupt))
         for adapter in list(FACTORY.adapters.values()):
             try:
                 adapter.cancel_open_connections()

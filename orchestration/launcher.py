@@ -43,6 +43,8 @@ from dagster._core.launcher.base import LaunchRunContext, RunLauncher
 from dagster._core.storage.dagster_run import DagsterRunStatus
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
+from orchestration.run_worker import SPARE_FLAG
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKER_MODULE = "orchestration.run_worker"
 WORKER_PID_TAG = "lakehouse/run_worker_pid"
@@ -228,10 +230,12 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         with self._lock:
             self._reap()
             if self._spare is None and not self._running and not self._disposed:
-                self._spare = self._spawn(self._executable)
+                self._spare = self._spawn(self._executable, spare=True)
 
-    def _spawn(self, executable: str) -> Worker:
-        popen = subprocess.Popen([executable, "-m", WORKER_MODULE, *self.preload], stdin=subprocess.PIPE,
+    def _spawn(self, executable: str, spare: bool = False) -> Worker:
+        """A worker; a ``spare`` (nothing else runs) also warms up what its run will need (run_worker.py)."""
+        flags = [SPARE_FLAG] if spare else []
+        popen = subprocess.Popen([executable, "-m", WORKER_MODULE, *flags, *self.preload], stdin=subprocess.PIPE,
                                  text=True, cwd=PROJECT_ROOT)
         return Worker(popen, executable, time.time())
 

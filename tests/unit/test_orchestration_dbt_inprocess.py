@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import dbt_inprocess
-from orchestration.dbt_inprocess import WarmDbt, project_changed_after, take
+from orchestration.dbt_inprocess import WarmDbt, needs_cli, project_changed_after, take
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def project(tmp_path: Path) -> Path:
 def warm(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WarmDbt]:
     monkeypatch.setenv("LAKEHOUSE_STATE_DIR", "/lake/one")
     state = WarmDbt(project.resolve(), project.resolve(), "duckdb", (project / "run-target").resolve(),
-                    env={"LAKEHOUSE_STATE_DIR": "/lake/one"}, manifest=object())
+                    env=dbt_inprocess.dbt_environment_now(), manifest=object())
     monkeypatch.setattr(dbt_inprocess, "_warm", state)
     yield state
 
@@ -49,6 +49,25 @@ def test_only_a_change_to_a_dbt_input_after_the_parse_counts(project: Path) -> N
     assert project_changed_after(project, parsed, margin=0)
 
 
+def test_a_deleted_model_counts_as_a_change(project: Path) -> None:
+    (project / "models" / "silver" / "b.sql").write_text("select 1")
+    time.sleep(0.02)
+    parsed = time.time()
+    time.sleep(0.02)
+    (project / "models" / "silver" / "b.sql").unlink()
+    assert project_changed_after(project, parsed, margin=0)
+
+
+@pytest.mark.parametrize(("args", "cli"), [
+    (["build", "--select", "fqn:x", "--full-refresh"], False),
+    (["build", "--vars", "{day: 1}"], True),  # vars can change what the parse produced
+    (["build", "--target-path=/elsewhere"], True),
+    (["build", "--target", "dremio"], True),
+])
+def test_flags_the_parse_ahead_fixed_send_the_call_to_the_cli(args: list[str], cli: bool) -> None:
+    assert needs_cli(args) is cli
+
+
 def test_a_run_with_the_parsed_parameters_takes_the_warm_dbt_once(warm: WarmDbt, project: Path) -> None:
     warm.parsed_at = time.time() + 10  # after the fixture wrote the project, with the clock margin
     assert take(project, project, "duckdb", project / "run-target") is warm
@@ -56,16 +75,18 @@ def test_a_run_with_the_parsed_parameters_takes_the_warm_dbt_once(warm: WarmDbt,
     assert take(project, project, "duckdb", project / "run-target") is None  # the next call starts the CLI
 
 
-@pytest.mark.parametrize("change", ["target", "target_path", "project", "environment"])
+@pytest.mark.parametrize("change", ["target", "target_path", "project", "environment", "new variable"])
 def test_a_run_with_other_parameters_or_environment_starts_the_cli(warm: WarmDbt, project: Path, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch, change: str) -> None:
     warm.parsed_at = time.time() + 10  # after the fixture wrote the project, with the clock margin
     args = {"project_dir": project, "profiles_dir": project, "target": "duckdb", "target_path": project / "run-target"}
     if change == "environment":  # e.g. settings of another lakehouse: profiles.yml would read other values
         monkeypatch.setenv("LAKEHOUSE_STATE_DIR", "/lake/two")
+    elif change == "new variable":  # one more setting than at the parse
+        monkeypatch.setenv("LAKEHOUSE_TEST_ONLY_SETTING", "1")
     elif change == "project":  # dagster-dbt's temporary copy for very large selections
         args["project_dir"] = tmp_path / "copy"
-    else:
+    elif change in ("target", "target_path"):
         args[change] = "dremio" if change == "target" else tmp_path / "elsewhere"
     assert take(**args) is None
 

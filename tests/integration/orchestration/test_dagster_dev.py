@@ -97,6 +97,9 @@ def test_a_dropped_file_shows_up_as_a_sensor_tick_and_a_successful_run(stack) ->
     assert not any(path[0] == "bronze" for path in selected)
     # Every run went through the instance's WarmRunLauncher (orchestration/instance.py).
     assert all(any(t["key"] == WORKER_PID_TAG for t in r["tags"]) for r in launched)
+    # A worker started for its run (the first one: no spare yet) runs the dbt CLI, not dbt in-process.
+    cold = [m for m in map(dev.run_messages, (r["runId"] for r in launched)) if any("started for this run" in x for x in m)]
+    assert cold and not any("dbt runs in this process" in x for m in cold for x in m)
 
 
 def test_the_next_file_runs_dbt_in_a_worker_that_started_it_ahead(stack) -> None:
