@@ -1,6 +1,7 @@
 """Benchmark: bronze commit -> gold through bronze_sensor, as users run it (issue 12).
 
     nice -n 10 .venv/bin/python -m tests.benchmarks.bench_orchestration [--drops 20] [--quick] [--json PATH]
+        [--scale S [--workdir DIR]]
 
 An embedded lakehouse in a temp state folder (SQLite catalog, DuckDB target) and
 the real Dagster daemon on it (``dagster-daemon run -m orchestration.definitions``
@@ -12,7 +13,9 @@ bronze snapshot's commit time to that read. Per drop it also splits the time int
 commit -> sensor tick -> run created -> run worker started -> dbt step done -> run
 done (from the instance's tick, run and event records). Then, with the daemon
 idle, a full ``dbt build`` (what the seed did after every load) and the same
-selective ``dbt build --select source:bronze.ecoride_sales+`` straight from the CLI.
+selective ``dbt build --select source:bronze.ecoride_sales+`` straight from the CLI,
+then both again in this process with dbt warmed up as a spare run worker does; each
+of these builds follows a new file of 300 sales.
 
 Targets: p50 <= 15 s; the selective run >= 3x faster than a full build.
 Prints a table; ``--json`` writes the figures. Not in CI (``run(n_drops=2,
@@ -46,6 +49,7 @@ from orchestration.resources import dbt_env
 from orchestration.instance import dagster_home
 from orchestration.prepare import prepare
 from orchestration.sensors import SENSOR_NAME, SENSOR_NAME_TAG, TAG_SNAPSHOTS
+from tests.benchmarks import bench_transform
 from tests.benchmarks.figures import percentile
 from tests.integration.orchestration.lake import SAMPLE_RAW, Lake
 from warehouse.dbt import duckdb_path, run_dbt
@@ -181,6 +185,11 @@ class Bench:
                 if r.event_log_entry.dagster_event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)]
         return min(starts), max(ends)
 
+    def silver_sales(self) -> int:
+        with duckdb.connect(str(duckdb_path(self.settings)), read_only=True) as con:
+            (rows,) = con.sql("select count(*) from silver.ecoride_sales").fetchone()
+            return int(rows)
+
     def month_units(self, month: str) -> int | None:
         """Units of ``month`` in gold.sales_monthly, or None while dbt still holds the file."""
         path = str(duckdb_path(self.settings))
@@ -202,8 +211,14 @@ class Bench:
         return done
 
     def drop(self, relative: str, timeout: float = 600) -> Drop:
+        """One monthly sales file of the sample (a month gold does not show yet)."""
         month = relative.rsplit("_", 1)[1].removesuffix(".csv")
-        (outcome,) = self.lake.drop_sample(relative)
+        return self.drop_file(relative, (SAMPLE_RAW / relative).read_bytes(), month, timeout)
+
+    def drop_file(self, relative: str, data: bytes, month: str, timeout: float = 600) -> Drop:
+        """Load one sales file; the drop ends when gold.sales_monthly's units of ``month`` have grown."""
+        before = self.month_units(month) or 0
+        (outcome,) = self.lake.drop({f"raw/{relative}": data})
         assert outcome.outcome == "loaded", outcome
         table = self.lake.catalog.load_table((self.settings.bronze_namespace, "ecoride_sales"))
         snapshot = table.current_snapshot()
@@ -211,9 +226,10 @@ class Bench:
         committed = snapshot.timestamp_ms / 1000
         run = self.await_run(snapshot.snapshot_id, timeout)
         # The run is done when its worker has written the end event; gold is read right after.
-        units = wait(f"gold.sales_monthly to show {month}", lambda: self.month_units(month), 60, interval=0.05)
+        units = wait(f"gold.sales_monthly to show {month}'s new rows",
+                     lambda: (self.month_units(month) or 0) > before, 60, interval=0.05)
         visible = time.time()
-        assert units > 0
+        assert units
         assert self.instance is not None
         record = self.instance.get_run_record_by_id(run.run_id)
         assert record is not None and record.start_time is not None and record.end_time is not None
@@ -228,9 +244,13 @@ class Bench:
             models_run=len(run.asset_selection or ()),
         )
 
-    def first_build(self, timeout: float = 900) -> float:
+    def first_build(self, timeout: float = 1800, scaled: dict[str, Path] | None = None) -> float:
+        """Reference data and the first sales (or every file of ``scaled``), then the run that builds every model."""
         started = time.monotonic()
-        self.lake.drop_sample(*REFERENCE, FIRST)
+        if scaled:
+            bench_transform.load(self.settings, self.lake.store, scaled)
+        else:
+            self.lake.drop_sample(*REFERENCE, FIRST)
         snapshot = self.lake.catalog.load_table((self.settings.bronze_namespace, "ecoride_sales")).current_snapshot()
         assert snapshot is not None
         self.await_run(snapshot.snapshot_id, timeout)
@@ -311,29 +331,60 @@ def summarise(drops: list[Drop], first_s: float, full_s: list[float], selective_
 
 
 def run(n_drops: int = 20, quick: bool = False, sensor_interval: int | None = None,
-        keep: bool = False) -> dict[str, Any]:
-    """The benchmark; ``quick`` skips the repeated CLI builds (one of each instead of three)."""
+        keep: bool = False, scale: float | None = None, workdir: Path | None = None) -> dict[str, Any]:
+    """The benchmark; ``quick`` skips the repeated CLI builds (one of each instead of three).
+
+    ``scale``: bronze starts with the generator's sales and customers at that scale
+    (generated into ``workdir`` once) and the rest of the sample, as in bench_transform,
+    instead of the reference data and one month of sales; each drop
+    is a file of 300 new sales of January 2025 (bench_transform's); else the drops are
+    the sample's monthly sales files.
+    """
     files = monthly_sales()
-    if n_drops > len(files):
+    if scale is None and n_drops > len(files):
         raise ValueError(f"at most {len(files)} drops (the sample's monthly sales files)")
     interval = sensor_interval if sensor_interval is not None else load_settings().sensor_interval_seconds
     work = Path(tempfile.mkdtemp(prefix="bench-orchestration-"))
+    # bench_transform's bronze: the generator's sales and customers at `scale`, the sample for the rest.
+    scaled = bench_transform.bronze_files(workdir or work, scale) if scale else None
     bench = Bench(work, interval)
     try:
         bench.start()
-        first = bench.first_build()
+        first = bench.first_build(scaled=scaled)
         drops = []
-        for relative in files[:n_drops]:
-            drops.append(bench.drop(relative))
+        for n in range(n_drops):
+            if scaled:
+                last_month = max(p for k, p in scaled.items() if k.startswith("raw/ecoride/sales/"))
+                relative = f"ecoride/sales/new/sales_2025-01_{n:02d}.csv"
+                data = bench_transform.new_sales_file(last_month, bench_transform.NEW_ROWS, batch=10 + n)
+                drops.append(bench.drop_file(relative, data, "2025-01"))
+            else:
+                relative = files[n]
+                drops.append(bench.drop(relative))
             print(f"drop {len(drops)}/{n_drops} {relative}: {drops[-1].commit_to_gold:.1f} s", file=sys.stderr, flush=True)
         bench.stop()  # the daemon idle would not interfere, but the CLI builds must be alone on the DuckDB file
         bench.daemon = None
         repeats = 1 if quick else 3
-        full = [bench.dbt_build() for _ in range(repeats)]
-        selective = [bench.dbt_build("source:bronze.ecoride_sales+") for _ in range(repeats)]
-        in_process = {"full": [bench.dbt_build_in_process() for _ in range(repeats)],
-                      "selective": [bench.dbt_build_in_process("source:bronze.ecoride_sales+") for _ in range(repeats)]}
-        return summarise(drops, first, full, selective, graph_models(), interval, in_process)
+        # Every build follows a new file of 300 sales, as the seed's build followed each load
+        # (a build with nothing new merges nothing and would flatter the full build).
+        last_month = (max(p for k, p in scaled.items() if k.startswith("raw/ecoride/sales/")) if scaled
+                      else SAMPLE_RAW / files[-1])
+        fresh = iter(range(100, 200))
+
+        def after_new_file(build: Callable[..., float], *select: str) -> float:
+            n = next(fresh)
+            (outcome,) = bench.lake.drop({f"raw/ecoride/sales/new/sales_2025-01_{n}.csv":
+                                         bench_transform.new_sales_file(last_month, bench_transform.NEW_ROWS, batch=n)})
+            assert outcome.outcome == "loaded", outcome
+            return build(*select)
+
+        selection = "source:bronze.ecoride_sales+"
+        full = [after_new_file(bench.dbt_build) for _ in range(repeats)]
+        selective = [after_new_file(bench.dbt_build, selection) for _ in range(repeats)]
+        in_process = {"full": [after_new_file(bench.dbt_build_in_process) for _ in range(repeats)],
+                      "selective": [after_new_file(bench.dbt_build_in_process, selection) for _ in range(repeats)]}
+        return {"scale": scale, "silver_sales_rows": bench.silver_sales(),
+                **summarise(drops, first, full, selective, graph_models(), interval, in_process)}
     finally:
         bench.stop()
         if not keep:
@@ -349,6 +400,8 @@ def table(result: dict[str, Any]) -> str:
         f"  p50 {result['commit_to_gold_p50_s']:.2f} s   p95 {result['commit_to_gold_p95_s']:.2f} s   "
         f"max {result['commit_to_gold_max_s']:.2f} s   (target p50 <= {TARGET_P50_S:.0f} s)",
         "  legs (p50): " + ", ".join(f"{k} {v:.2f}" for k, v in legs.items()),
+        f"bronze: {'the committed sample' if not result.get('scale') else 'generator scale %g' % result['scale']}, "
+        f"silver.ecoride_sales {result.get('silver_sales_rows', 0):,} rows at the end",
         f"models run per drop: {result['models_run_p50']:.0f} of {result['models_in_graph']} in the graph",
         f"selective Dagster run (created -> end) p50 {result['selective_run_p50_s']:.2f} s, "
         f"its dbt step {result['selective_dbt_step_p50_s']:.2f} s; same selection from the dbt CLI "
@@ -413,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one CLI build of each kind instead of three")
     parser.add_argument("--sensor-interval", type=int, default=None, help="seconds (default: the settings')")
     parser.add_argument("--keep", action="store_true", help="keep the temp state folder (logs, instance)")
+    parser.add_argument("--scale", type=float, default=None,
+                        help="start bronze with the generator's sales and customers at this scale (drops: 300 new sales)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="with --scale: where the generated files are kept between runs (default: a temp folder)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--from-state", type=Path, default=None,
                         help="figures of an interrupted --keep run: its temp folder (bench-orchestration-*)")
@@ -420,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_state:
         result = from_state(args.from_state, args.quick)
     else:
-        result = run(args.drops, args.quick, args.sensor_interval, args.keep)
+        result = run(args.drops, args.quick, args.sensor_interval, args.keep, args.scale, args.workdir)
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
