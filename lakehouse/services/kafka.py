@@ -35,6 +35,18 @@ logger.apache.level = WARN
 """
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: a base64url UUID without padding that does not start with '-'.
+
+    One id in 64 would otherwise start with '-', and the format tool then reads it as an
+    option ("argument --cluster-id/-t: expected one argument"); Kafka's own
+    ``Uuid.randomUuid`` draws again in that case too.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
 class KafkaService(NativeService):
     name = "kafka"
     start_timeout = 90.0
@@ -82,8 +94,7 @@ class KafkaService(NativeService):
         return LaunchSpec(argv=[*jvm, "kafka.Kafka", str(props)], env=self.base_env(), cwd=run)
 
     def _format_storage(self, jvm: list[str], props) -> None:  # noqa: ANN001
-        # A KRaft cluster id is a base64url UUID without padding.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         cmd = [*jvm, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(props)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:

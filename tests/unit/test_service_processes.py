@@ -1,6 +1,8 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 from lakehouse.services.process import ManagedProcess
 
 
@@ -22,3 +24,15 @@ def test_a_pid_file_pointing_at_someone_elses_process_is_not_ours(tmp_path: Path
     proc.pid_file.write_text('{"pid": 1, "marker": "/nowhere/lakehouse-test"}')
     assert proc.read_pid() is None
     assert proc.stop() is False
+
+
+def test_a_kafka_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An id starting with '-' is read as an option by kafka-storage format (a CI run failed on it)."""
+    from lakehouse.services import kafka
+
+    dashed = kafka.uuid.UUID(bytes=b"\xf8" + bytes(15))  # base64url of 0b111110... starts with '-'
+    draws = iter([dashed, kafka.uuid.UUID(int=1)])
+    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(draws))
+    cluster_id = kafka.new_cluster_id()
+    assert not cluster_id.startswith("-")
+    assert len(cluster_id) == 22
