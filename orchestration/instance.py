@@ -8,7 +8,9 @@ home. Its ``dagster.yaml``:
   all"): the DuckDB file takes one writer;
 * the run queue looked at every second, not every 5 s (a bronze commit waits for it);
 * runs start in a worker that imported the code location ahead of them
-  (:class:`orchestration.launcher.WarmRunLauncher`).
+  (:class:`orchestration.launcher.WarmRunLauncher`);
+* the event log keeps its SQLite connections open between events
+  (:class:`orchestration.event_log.PooledSqliteEventLogStorage`; same files as Dagster's default).
 
 The file is ours while its first line is :data:`MANAGED`: it is rewritten when
 these settings change. Delete that line to keep your own edits.
@@ -16,13 +18,18 @@ these settings change. Delete that line to keep your own edits.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from lakehouse.settings import Settings
 from lakehouse.state import private_dir, write_private
 
 MANAGED = "# Written by the lakehouse (orchestration/instance.py); delete this line to keep your own edits."
-INSTANCE_YAML = f"""\
+
+
+def instance_yaml(home: Path) -> str:
+    """The managed ``dagster.yaml`` of the instance in ``home``."""
+    return f"""\
 {MANAGED}
 telemetry:
   enabled: false
@@ -34,7 +41,14 @@ run_queue:
 run_launcher:
   module: orchestration.launcher
   class: WarmRunLauncher
+event_log_storage:
+  module: orchestration.event_log
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {json.dumps(str(home / "history" / "runs"))}
 """
+
+
 # What earlier versions wrote (without the marker): still ours to replace.
 EARLIER = (
     "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n",
@@ -46,7 +60,8 @@ def dagster_home(settings: Settings) -> Path:
     """``<state_dir>/dagster`` (private) with the current ``dagster.yaml`` unless the user made it theirs."""
     home = private_dir(settings.state_dir / "dagster")
     config = home / "dagster.yaml"
+    wanted = instance_yaml(home)
     current = config.read_text(encoding="utf-8") if config.exists() else None
-    if current != INSTANCE_YAML and (current is None or current.startswith(MANAGED) or current in EARLIER):
-        write_private(config, INSTANCE_YAML)
+    if current != wanted and (current is None or current.startswith(MANAGED) or current in EARLIER):
+        write_private(config, wanted)
     return home

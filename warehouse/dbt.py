@@ -8,8 +8,12 @@ database file is gone the moment dbt exits.
 
 DuckDB lets one process write a database file and nobody read it meanwhile, so
 readers (``lakehouse query``) use a *published* copy: :func:`publish` copies the
-file through DuckDB's ``COPY FROM DATABASE`` (consistent: it holds a read lock)
-to a temporary file and renames it over ``lakehouse.published.duckdb``.
+file byte for byte while it holds DuckDB's read lock (no writer meanwhile, so the
+copy is consistent) to a temporary file and renames it over
+``lakehouse.published.duckdb``. A file copy costs what the disk costs (tens of ms
+per 100 MB); re-encoding every table, as ``COPY FROM DATABASE`` does, cost 10 s at
+8.5 M sales. Only when a writer died before its checkpoint (a ``.wal`` beside the
+file) does it fall back to ``COPY FROM DATABASE``, which replays the log.
 Readers that have the old copy open keep reading it (rename, not overwrite).
 ``lakehouse transform`` publishes after every successful DuckDB build; other
 runners (Dagster) call :func:`publish` after theirs.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -115,12 +120,12 @@ def publish(settings: Settings) -> Path | None:
     partial.unlink(missing_ok=True)
     con = duckdb.connect()
     try:
-        # Views bind on creation: the copy needs what they read (bronze, nessie) attached.
-        engine.configure(con, settings)
+        # The read lock: while it is held no dbt run can open the file to write it.
         con.execute(f"attach {engine.sql_literal(str(live))} as {DATABASE} (read_only)")
-        con.execute(f"attach {engine.sql_literal(str(partial))} as published_copy")
-        con.execute(f"copy from database {DATABASE} to published_copy")
-        con.execute("detach published_copy")
+        if _write_ahead_log(live).exists():  # changes not yet in the file: let DuckDB replay and copy them
+            _copy_through_duckdb(con, settings, partial)
+        else:
+            shutil.copyfile(live, partial)
     except duckdb.IOException as exc:
         raise TransformError(f"cannot publish {live} while another process writes it: {exc}") from exc
     finally:
@@ -128,3 +133,15 @@ def publish(settings: Settings) -> Path | None:
     os.replace(partial, target)
     log.info("published %s -> %s", live, target)
     return target
+
+
+def _write_ahead_log(database: Path) -> Path:
+    return database.with_name(database.name + ".wal")
+
+
+def _copy_through_duckdb(con: duckdb.DuckDBPyConnection, settings: Settings, partial: Path) -> None:
+    # Views bind on creation: the copy needs what they read (bronze, nessie) attached.
+    engine.configure(con, settings)
+    con.execute(f"attach {engine.sql_literal(str(partial))} as published_copy")
+    con.execute(f"copy from database {DATABASE} to published_copy")
+    con.execute("detach published_copy")
