@@ -105,3 +105,16 @@ def test_a_project_changed_since_the_parse_is_parsed_again(warm: WarmDbt, projec
     monkeypatch.setattr(dbt_inprocess, "warm_up", warm_up)
     assert take(project, project, "duckdb", project / "run-target") is fresh
     assert parsed == [warm.project_dir]
+
+
+def test_the_warm_up_compiles_every_macro_into_dbts_template_cache_and_skips_a_broken_one() -> None:
+    from types import SimpleNamespace
+
+    from dbt_common.clients.jinja import template_cache
+
+    good = SimpleNamespace(name="cents", unique_id="macro.p.cents", macro_sql="{% macro cents(x) %}{{ x }} * 100{% endmacro %}")
+    broken = SimpleNamespace(name="broken", unique_id="macro.p.broken", macro_sql="{% macro broken() %}{% if %}{% endmacro %}")
+    manifest = SimpleNamespace(macros={"macro.p.cents": good, "macro.p.broken": broken})
+    assert dbt_inprocess.compile_macros(manifest) == 1
+    assert good.macro_sql in template_cache.file_cache and broken.macro_sql not in template_cache.file_cache
+    assert template_cache.get_node_template(good).module.dbt_macro__cents(7).strip() == "7 * 100"  # dbt names macros so
