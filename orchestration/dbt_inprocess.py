@@ -87,6 +87,15 @@ class WarmDbt:
     env: Mapping[str, str]  # what dbt read while parsing (holds secrets: never log it)
     manifest: Any  # dbt.contracts.graph.manifest.Manifest
     parsed_at: float = field(default_factory=time.time)
+    # compile_macros on a thread until the run claims this dbt (take), so a run that arrives early never waits
+    compiling: threading.Thread | None = None
+    stop_compiling: threading.Event = field(default_factory=threading.Event)
+
+    def finish_compiling(self) -> None:
+        """Stop compiling macros ahead (those left compile when the build first calls them)."""
+        self.stop_compiling.set()
+        if self.compiling is not None:
+            self.compiling.join()
 
     def common_args(self) -> list[str]:
         return ["--project-dir", str(self.project_dir), "--profiles-dir", str(self.profiles_dir),
@@ -122,25 +131,31 @@ def warm_up(project_dir: Path, profiles_dir: Path, target: str, target_path: Pat
     if not result.success:
         raise RuntimeError(f"dbt parse failed in the run worker: {result.exception}")
     warm.manifest = result.result
-    compile_macros(warm.manifest)
+    warm.compiling = threading.Thread(target=compile_macros, args=(warm.manifest, warm.stop_compiling),
+                                      name="dbt-compile-macros", daemon=True)
+    warm.compiling.start()
     with _lock:
         _warm = warm
     return warm
 
 
-def compile_macros(manifest: Any) -> int:  # noqa: ANN401 - dbt's Manifest
-    """Compile every macro's Jinja template into dbt's template cache; returns how many compiled.
+def compile_macros(manifest: Any, stop: threading.Event | None = None) -> int:  # noqa: ANN401 - dbt's Manifest
+    """Compile every macro's Jinja template into dbt's template cache until ``stop``; returns how many compiled.
 
     A build compiles each macro it calls the first time a process calls it (dbt
     caches the template by its source): on the sample that was 0.6 s of a 3.2 s
     sensor run, paid by every run since every run has a fresh worker. The spare
-    pays it instead, idle, before its run (584 macros: 1.4 s). A macro that does
-    not compile is left out: the build raises dbt's own error where it calls it.
+    pays it instead, idle, before its run (584 macros: 1.4 s), on a thread that
+    stops when the run claims the warm dbt, so an early run does not wait for it.
+    A macro that does not compile is left out: the build raises dbt's own error
+    where it calls it.
     """
     from dbt_common.clients.jinja import template_cache
 
     compiled = 0
-    for macro in manifest.macros.values():
+    for macro in list(manifest.macros.values()):
+        if stop is not None and stop.is_set():
+            break
         try:
             template_cache.get_node_template(macro)
         except Exception:  # noqa: BLE001, S112 - reported by dbt, with its context, if the build uses it
@@ -175,6 +190,7 @@ def take(project_dir: Path, profiles_dir: Path, target: str, target_path: Path) 
         warm, _warm = _warm, None
     if warm is None:
         return None
+    warm.finish_compiling()  # the build compiles what is left; never two threads in dbt's template cache
     if not warm.serves(project_dir, profiles_dir, target, target_path):
         now = dbt_environment_now()
         differ = sorted(k for k in set(now) | set(warm.env) if now.get(k) != warm.env.get(k))  # names only
@@ -190,6 +206,7 @@ def take(project_dir: Path, profiles_dir: Path, target: str, target_path: Path) 
             return None
         with _lock:
             _warm = None
+        warm.finish_compiling()
     return warm
 
 

@@ -15,11 +15,18 @@ own class can read and write the same folder.
 
 Safe because the base class already serialises every connection of a process
 behind one lock (``_db_lock``), so one connection per file is never shared by two
-threads at once; and a forked child never reuses its parent's connections.
+threads at once; and a forked child never reuses its parent's connections. A write
+to a run's database touches its file, as closing Dagster's connections did, so the
+UI's live run view (which watches the file) keeps following the run.
+
+``dagster run wipe`` in another process deletes the runs' files under the open
+connections of a running webserver or daemon: their writes to those runs are lost
+until they restart (Dagster's class would reopen the deleted path).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -35,6 +42,8 @@ from sqlalchemy.pool import StaticPool
 
 # Runs' databases kept open besides the index: the runs being written or watched now.
 OPEN_RUN_DATABASES = 8
+# A forked child's copies of its parent's engines (see PooledSqliteEventLogStorage._engine).
+_INHERITED: list[OrderedDict[str, Engine]] = []
 
 
 def _commit_without_fsync(dbapi_connection: Any, _record: Any) -> None:
@@ -58,6 +67,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def _engine(self, shard: str) -> Engine:
         """The open engine of ``shard``'s database (the caller holds ``_db_lock``)."""
         if self._pid != os.getpid():  # a forked child: the parent's connections are not ours to use
+            _INHERITED.append(self._engines)  # nor to close: kept referenced, never touched (SQLite's advice)
             self._engines = OrderedDict()
             self._pid = os.getpid()
         engine = self._engines.get(shard)
@@ -82,8 +92,27 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock:
-            with self._engine(shard).connect() as conn, conn.begin():
-                yield conn
+            with self._engine(shard).connect() as conn:
+                sqlite = conn.connection.dbapi_connection
+                changes = sqlite.total_changes  # type: ignore[union-attr]
+                with conn.begin():
+                    yield conn
+                wrote = sqlite.total_changes != changes  # type: ignore[union-attr]
+            if wrote and shard != INDEX_SHARD_NAME:
+                self._signal_watchers(shard)
+
+    def _signal_watchers(self, shard: str) -> None:
+        """Touch the run's database file: what Dagster's live run view waits for.
+
+        The UI follows a run by watching ``<run_id>.db`` for modification (watchdog,
+        ``SqliteEventLogStorageWatchdog``). In WAL mode a write changes only the
+        ``-wal`` file; the ``.db`` changed when Dagster's class closed its connection
+        (the last connection's close checkpoints the log). Open connections never
+        checkpoint that way, so each write marks the file itself (only writes: a
+        watcher's read must not wake it again).
+        """
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self.path_for_shard(shard))
 
     def has_table(self, table_name: str) -> bool:
         # Asked before every asset-check event; a table, once there, stays (Dagster only adds them).

@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -116,7 +117,8 @@ def publish(settings: Settings) -> Path | None:
     live, target = duckdb_path(settings), published_path(settings)
     if not live.is_file():
         return None
-    partial = target.with_name(target.name + ".partial")
+    # Its own temporary name: two publishes at once (a transform beside a Dagster run) never share one.
+    partial = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}.partial")
     partial.unlink(missing_ok=True)
     con = duckdb.connect()
     try:
@@ -126,11 +128,13 @@ def publish(settings: Settings) -> Path | None:
             _copy_through_duckdb(con, settings, partial)
         else:
             shutil.copyfile(live, partial)
+        con.close()
+        os.replace(partial, target)
     except duckdb.IOException as exc:
         raise TransformError(f"cannot publish {live} while another process writes it: {exc}") from exc
     finally:
         con.close()
-    os.replace(partial, target)
+        partial.unlink(missing_ok=True)
     log.info("published %s -> %s", live, target)
     return target
 

@@ -118,3 +118,31 @@ def test_the_warm_up_compiles_every_macro_into_dbts_template_cache_and_skips_a_b
     assert dbt_inprocess.compile_macros(manifest) == 1
     assert good.macro_sql in template_cache.file_cache and broken.macro_sql not in template_cache.file_cache
     assert template_cache.get_node_template(good).module.dbt_macro__cents(7).strip() == "7 * 100"  # dbt names macros so
+
+
+def test_compiling_ahead_stops_when_told() -> None:
+    import threading
+    from types import SimpleNamespace
+
+    macro = SimpleNamespace(name="m", unique_id="macro.p.m", macro_sql="{% macro m() %}1{% endmacro %}")
+    stop = threading.Event()
+    stop.set()
+    assert dbt_inprocess.compile_macros(SimpleNamespace(macros={"macro.p.m": macro}), stop) == 0
+
+
+def test_the_run_taking_the_warm_dbt_stops_its_macro_compilation_first(warm: WarmDbt, project: Path) -> None:
+    """The build must not share dbt's template cache with the thread compiling ahead, nor wait for all of it."""
+    import threading
+
+    started = threading.Event()
+
+    def compile_until_stopped() -> None:
+        started.set()
+        warm.stop_compiling.wait(30)
+
+    warm.parsed_at = time.time() + 10  # after the fixture wrote the project, with the clock margin
+    warm.compiling = threading.Thread(target=compile_until_stopped)
+    warm.compiling.start()
+    assert started.wait(5)
+    assert take(project, project, "duckdb", project / "run-target") is warm
+    assert not warm.compiling.is_alive()

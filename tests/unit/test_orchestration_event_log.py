@@ -107,3 +107,34 @@ def test_after_a_wipe_new_runs_are_recorded(instance: dg.DagsterInstance) -> Non
     assert instance.get_records_for_run(first).records == []
     second = _run(instance)
     assert len(instance.get_records_for_run(second).records) > 15
+
+
+def test_a_watcher_in_another_process_sees_each_new_event(home: Path) -> None:
+    """The UI's live run view (the webserver's storage watching the run's file) follows a run being written."""
+    import logging
+    import queue
+    import time
+
+    from dagster._core.events.log import EventLogEntry
+
+    folder = str(home / "history" / "runs")
+    writer, webserver = PooledSqliteEventLogStorage(folder), PooledSqliteEventLogStorage(folder)
+
+    def entry(message: str) -> EventLogEntry:
+        return EventLogEntry(error_info=None, level=logging.INFO, user_message=message, run_id="run-1",
+                             timestamp=time.time())
+
+    seen: queue.Queue[str] = queue.Queue()
+    try:
+        writer.store_event(entry("first"))  # the run's database exists, and both processes have it open
+        assert [r.event_log_entry.user_message for r in webserver.get_records_for_run("run-1").records] == ["first"]
+        webserver.watch("run-1", None, lambda event, _cursor: seen.put(event.user_message))
+        time.sleep(0.5)  # the observer thread is up
+        for message in ("second", "third"):
+            writer.store_event(entry(message))
+            received = set()
+            while message not in received:
+                received.add(seen.get(timeout=10))  # queue.Empty: the watcher never woke up
+    finally:
+        webserver.dispose()
+        writer.dispose()

@@ -44,7 +44,7 @@ def test_the_copy_answers_as_the_live_database_and_replaces_the_last_one(setting
     _build(live, "con.execute('insert into gold.t values (1000)'); con.close()")
     publish(settings)
     assert _rows(published_path(settings), "select total from gold.v") == [(500500,)]
-    assert not published_path(settings).with_name(published_path(settings).name + ".partial").exists()
+    assert [p.name for p in published_path(settings).parent.iterdir() if p.name.endswith(".partial")] == []
 
 
 def test_changes_still_in_the_write_ahead_log_are_published(settings: Settings) -> None:
@@ -71,3 +71,16 @@ def test_publishing_while_dbt_writes_is_a_clear_error(settings: Settings) -> Non
         writer.kill()
         writer.communicate()
     assert not published_path(settings).exists()
+
+
+def test_two_publishes_at_once_both_finish_with_a_whole_copy(settings: Settings) -> None:
+    """A `lakehouse transform` beside a Dagster run: each has its own temporary file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    live = duckdb_path(settings)
+    _build(live, "con.execute('create table t as select range as n from range(2000000)'); con.close()")
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: publish(settings), range(6)))
+    assert results == [published_path(settings)] * 6
+    assert _rows(published_path(settings), "select count(*) from t") == [(2000000,)]
+    assert [p.name for p in published_path(settings).parent.iterdir() if p.name.endswith(".partial")] == []
