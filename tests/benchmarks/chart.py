@@ -99,7 +99,7 @@ def _ledger(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
 
 
 def _downstream(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
-    found = _find(figures, "downstream", "selective dbt build (CLI)")
+    found = _find(figures, "downstream", "the sensor's dbt step")
     latency = _find(figures, "downstream", "gold p50")
     if not found and not latency:
         return False
@@ -109,7 +109,7 @@ def _downstream(ax, figures: list[Figure]) -> bool:  # noqa: ANN001
         ours.append(latency[0].value)
         base.append(None)
     if found:
-        labels.append("dbt build")
+        labels.append("dbt after a load")
         ours.append(found[0].value)
         base.append(found[0].baseline)
     _bars(ax, labels, ours, base, "full dbt build")
