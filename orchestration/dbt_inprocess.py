@@ -113,7 +113,8 @@ _warm: WarmDbt | None = None
 _lock = threading.Lock()
 
 
-def warm_up(project_dir: Path, profiles_dir: Path, target: str, target_path: Path) -> WarmDbt:
+def warm_up(project_dir: Path, profiles_dir: Path, target: str, target_path: Path,
+            compile_ahead: bool = True) -> WarmDbt:
     """Import dbt and parse the project (partial parse from ``target_path``) with the current environment.
 
     The caller sets the environment dbt reads (``orchestration.dbt.environment``).
@@ -131,9 +132,10 @@ def warm_up(project_dir: Path, profiles_dir: Path, target: str, target_path: Pat
     if not result.success:
         raise RuntimeError(f"dbt parse failed in the run worker: {result.exception}")
     warm.manifest = result.result
-    warm.compiling = threading.Thread(target=compile_macros, args=(warm.manifest, warm.stop_compiling),
-                                      name="dbt-compile-macros", daemon=True)
-    warm.compiling.start()
+    if compile_ahead:  # not when a run waits for this parse: its build compiles what it calls
+        warm.compiling = threading.Thread(target=compile_macros, args=(warm.manifest, warm.stop_compiling),
+                                          name="dbt-compile-macros", daemon=True)
+        warm.compiling.start()
     with _lock:
         _warm = warm
     return warm
@@ -200,13 +202,12 @@ def take(project_dir: Path, profiles_dir: Path, target: str, target_path: Path) 
     if project_changed_after(warm.project_dir, warm.parsed_at):
         log.info("dbt project changed since the worker parsed it: parsing again")
         try:
-            warm = warm_up(warm.project_dir, warm.profiles_dir, warm.target, warm.target_path)
+            warm = warm_up(warm.project_dir, warm.profiles_dir, warm.target, warm.target_path, compile_ahead=False)
         except RuntimeError:
             log.warning("parsing the changed project failed; dbt runs as a subprocess", exc_info=True)
             return None
         with _lock:
             _warm = None
-        warm.finish_compiling()
     return warm
 
 

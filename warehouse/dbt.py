@@ -120,20 +120,18 @@ def publish(settings: Settings) -> Path | None:
     # Its own temporary name: two publishes at once (a transform beside a Dagster run) never share one.
     partial = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}.partial")
     partial.unlink(missing_ok=True)
-    con = duckdb.connect()
     try:
-        # The read lock: while it is held no dbt run can open the file to write it.
-        con.execute(f"attach {engine.sql_literal(str(live))} as {DATABASE} (read_only)")
-        if _write_ahead_log(live).exists():  # changes not yet in the file: let DuckDB replay and copy them
-            _copy_through_duckdb(con, settings, partial)
-        else:
-            shutil.copyfile(live, partial)
-        con.close()
+        with duckdb.connect() as con:  # closed (read lock released) before the rename
+            # The read lock: while it is held no dbt run can open the file to write it.
+            con.execute(f"attach {engine.sql_literal(str(live))} as {DATABASE} (read_only)")
+            if _write_ahead_log(live).exists():  # changes not yet in the file: let DuckDB replay and copy them
+                _copy_through_duckdb(con, settings, partial)
+            else:
+                shutil.copyfile(live, partial)
         os.replace(partial, target)
     except duckdb.IOException as exc:
         raise TransformError(f"cannot publish {live} while another process writes it: {exc}") from exc
     finally:
-        con.close()
         partial.unlink(missing_ok=True)
     log.info("published %s -> %s", live, target)
     return target

@@ -98,7 +98,8 @@ def test_a_project_changed_since_the_parse_is_parsed_again(warm: WarmDbt, projec
     fresh = WarmDbt(warm.project_dir, warm.profiles_dir, warm.target, warm.target_path, env=warm.env, manifest=object())
     parsed: list[Path] = []
 
-    def warm_up(project_dir: Path, profiles_dir: Path, target: str, target_path: Path) -> WarmDbt:
+    def warm_up(project_dir: Path, profiles_dir: Path, target: str, target_path: Path,
+                compile_ahead: bool = True) -> WarmDbt:
         parsed.append(project_dir)
         return fresh
 
